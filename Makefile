@@ -1,0 +1,33 @@
+# `make run` starts the service on http://127.0.0.1:5000 with a local SQLite
+# database; `make test` runs the whole suite (set TEST_DATABASE_URL for PostgreSQL).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+DEV_API_KEY ?= dev-key
+DEV_ENV := APP_ENV=development DIALER_API_KEYS=$${DIALER_API_KEYS:-$(DEV_API_KEY)}
+
+.PHONY: install run test migrate bench clean
+
+install: $(STAMP)
+
+$(STAMP):
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+migrate: install
+	mkdir -p instance
+	$(DEV_ENV) $(BIN)/flask --app wsgi db upgrade
+
+run: migrate
+	@echo "Dialer service on http://127.0.0.1:5000  (API key: $${DIALER_API_KEYS:-$(DEV_API_KEY)})"
+	$(DEV_ENV) $(BIN)/flask --app wsgi run --host 127.0.0.1 --port 5000
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,142 @@
+"""Service configuration: read from the environment once, typed, validated.
+
+Every setting is documented in README.md ("Configuration"). `Config.from_env()`
+is the only place that reads `os.environ`; the app copies the result into
+`app.config` so that Flask extensions see their usual keys.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+BASE_DIR = Path(__file__).resolve().parent
+DEFAULT_SQLITE_PATH = BASE_DIR / "instance" / "dialer.sqlite3"
+APP_ENVS = ("production", "development", "testing")
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a service that can start."""
+
+
+def normalize_database_url(url: str) -> str:
+    """Point PostgreSQL URLs (Heroku's `postgres://` included) at psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _split_list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _parse_bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
+def _parse_int(name: str, value: str, minimum: int = 0) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    secret_key: str = ""
+    app_env: str = "production"
+    api_keys: tuple[str, ...] = ()
+    sender_backend: str = "dummy"
+    template_model: str = "service.models.template.DialerTemplate"
+    default_phone_region: str | None = None
+    max_content_length: int = 1024 * 1024
+    bulk_max_recipients: int = 1000
+    log_level: str = "INFO"
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
+        env = os.environ if environ is None else environ
+        app_env = env.get("APP_ENV", "production").strip().lower() or "production"
+        if app_env not in APP_ENVS:
+            raise ConfigError(f"APP_ENV must be one of {', '.join(APP_ENVS)}, got {app_env!r}")
+        region = env.get("DIALER_DEFAULT_PHONE_REGION", "").strip().upper() or None
+        if region is not None:
+            _check_region(region)
+        config = cls(
+            database_url=normalize_database_url(
+                env.get("DATABASE_URL", "").strip() or cls.database_url
+            ),
+            secret_key=env.get("SECRET_KEY", ""),
+            app_env=app_env,
+            api_keys=_split_list(env.get("DIALER_API_KEYS", "")),
+            sender_backend=env.get("DIALER_SENDER_BACKEND", "").strip() or cls.sender_backend,
+            template_model=env.get("DIALER_TEMPLATE_MODEL", "").strip() or cls.template_model,
+            default_phone_region=region,
+            bulk_max_recipients=_parse_int(
+                "DIALER_BULK_MAX_RECIPIENTS", env.get("DIALER_BULK_MAX_RECIPIENTS", "1000"), 1
+            ),
+            log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
+        )
+        config.validate()
+        return config
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    def validate(self) -> None:
+        if not self.is_production:
+            return
+        missing = []
+        if not self.secret_key:
+            missing.append("SECRET_KEY")
+        if not self.api_keys:
+            missing.append("DIALER_API_KEYS")
+        if missing:
+            raise ConfigError(
+                "Refusing to start in production without "
+                + " and ".join(missing)
+                + ". Set them in the environment (see README.md, Configuration),"
+                " or set APP_ENV=development for local use."
+            )
+
+    def flask_settings(self) -> dict:
+        """The keys Flask and its extensions read from `app.config`."""
+        settings = {
+            "SECRET_KEY": self.secret_key or "development-only-secret",
+            "SQLALCHEMY_DATABASE_URI": self.database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "MAX_CONTENT_LENGTH": self.max_content_length,
+            "TESTING": self.app_env == "testing",
+            "API_TITLE": "Dialer message service",
+            "API_VERSION": "v1",
+            "OPENAPI_VERSION": "3.0.3",
+            "OPENAPI_URL_PREFIX": "/api",
+            "OPENAPI_JSON_PATH": "openapi.json",
+            "OPENAPI_SWAGGER_UI_PATH": "docs",
+            "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+            "DIALER": self,
+        }
+        settings.update(self.extra)
+        return settings
+
+
+def _check_region(region: str) -> None:
+    import phonenumbers
+
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(
+            f"DIALER_DEFAULT_PHONE_REGION must be a two-letter region such as CZ, got {region!r}"
+        )

@@ -1,0 +1,61 @@
+"""The dialer message service: `create_app()` builds the Flask application."""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from config import Config
+from service.api import register_blueprints
+from service.cli import register_cli
+from service.dialer.runtime import init_dialer
+from service.errors import register_error_handlers
+from service.extensions import api, db, migrate
+
+
+def create_app(config: Optional[Config] = None) -> Flask:
+    config = config or Config.from_env()
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(config.flask_settings())
+    configure_logging(config)
+    register_extensions(app)
+    init_dialer(app, config)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def configure_logging(config: Config) -> None:
+    logging.basicConfig(
+        level=config.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=_migrations_directory(), compare_type=True, render_as_batch=True)
+    api.init_app(app, spec_kwargs={"security": [{"bearerAuth": []}]})
+    if "bearerAuth" not in api.spec.components.security_schemes:
+        api.spec.components.security_scheme(
+            "bearerAuth", {"type": "http", "scheme": "bearer", "description": "DIALER_API_KEYS"}
+        )
+
+
+def _migrations_directory() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+@event.listens_for(Engine, "connect")
+def _enable_sqlite_foreign_keys(dbapi_connection, connection_record) -> None:
+    # SQLite ignores ON DELETE CASCADE / SET NULL unless asked per connection.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

@@ -1,0 +1,42 @@
+"""Bearer API keys on every /api/v1 route."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from flask import g, request
+
+from service.dialer.runtime import dialer_config
+from service.errors import AuthenticationError, UnsupportedMediaTypeError
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def api_key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def authenticate_request() -> None:
+    """Accept the request only with a configured key; compared in constant time."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, presented = header.partition(" ")
+    presented = presented.strip()
+    if scheme.lower() != "bearer" or not presented:
+        raise AuthenticationError()
+    matched = False
+    for key in dialer_config().api_keys:
+        # Every key is compared, so timing does not tell which one nearly matched.
+        matched |= hmac.compare_digest(presented.encode(), key.encode())
+    if not matched:
+        raise AuthenticationError("The API key is not valid.")
+    g.api_key_hash = api_key_digest(presented)
+
+
+def require_json_body() -> None:
+    if request.method in BODY_METHODS and not request.is_json:
+        raise UnsupportedMediaTypeError()
+
+
+def guard_api_request() -> None:
+    authenticate_request()
+    require_json_body()

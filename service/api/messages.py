@@ -1,0 +1,64 @@
+"""/api/v1/messages: send and read dialer messages."""
+from flask_smorest import Blueprint
+
+from service.api.auth import guard_api_request
+from service.api.idempotency import idempotent
+from service.dialer.messages import MessageFilter, get_message, list_messages
+from service.dialer.sending import send_bulk, send_message
+from service.schemas.messages import (
+    BulkMessageCreateSchema,
+    BulkMessageListSchema,
+    MessageCreateSchema,
+    MessageListSchema,
+    MessageQuerySchema,
+    MessageSchema,
+)
+
+blp = Blueprint(
+    "messages", __name__, url_prefix="/api/v1/messages", description="Send and read dialer messages."
+)
+blp.before_request(guard_api_request)
+
+
+@blp.route("", methods=["POST"])
+@idempotent
+@blp.arguments(MessageCreateSchema)
+@blp.response(201, MessageSchema)
+def create_message(data):
+    """Send one dialer message
+
+    Answers with the stored message; its `state` shows what the backend did.
+    Send `Idempotency-Key` to make retries safe.
+    """
+    return send_message(data.pop("recipient"), data.pop("content"), **data)
+
+
+@blp.route("/bulk", methods=["POST"])
+@idempotent
+@blp.arguments(BulkMessageCreateSchema)
+@blp.response(201, BulkMessageListSchema)
+def create_messages_in_bulk(data):
+    """Send the same content to several recipients
+
+    All messages are stored or none (any invalid recipient rejects the batch).
+    """
+    return {"items": send_bulk(data.pop("recipients"), data.pop("content"), **data)}
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(MessageQuerySchema, location="query", unknown="raise")
+@blp.response(200, MessageListSchema)
+def read_messages(query):
+    """List dialer messages, newest first
+
+    Pass `next_cursor` back as `cursor` for the next page.
+    """
+    cursor, limit = query.pop("cursor"), query.pop("limit")
+    return list_messages(MessageFilter(**query), cursor, limit)
+
+
+@blp.route("/<int:message_id>", methods=["GET"])
+@blp.response(200, MessageSchema)
+def read_message(message_id):
+    """Read one dialer message"""
+    return get_message(message_id)

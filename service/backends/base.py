@@ -1,0 +1,42 @@
+"""The interface every dialer backend implements."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable
+
+from service.errors import BackendNotSupportedError
+
+if TYPE_CHECKING:
+    from config import Config
+    from service.models.message import DialerMessage
+
+
+class DialerBackend:
+    """Sends dialer messages through one provider.
+
+    A backend changes the message objects it is given (state, sent_at,
+    error, extra_sender_data, ...) and never commits: the dialer service
+    commits each message before calling the backend and again after it, and
+    holds no database transaction while the backend talks to its provider.
+    """
+
+    def __init__(self, config: "Config | None" = None):
+        self.config = config
+
+    @classmethod
+    def dotted_path(cls) -> str:
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+    def publish_message(self, message: "DialerMessage") -> None:
+        """Send one message and record the outcome on it. Must be overridden."""
+        raise NotImplementedError(f"{self.dotted_path()} must implement publish_message()")
+
+    def publish_messages(self, messages: Iterable["DialerMessage"]) -> None:
+        """Send several messages; by default one by one through `publish_message`."""
+        for message in messages:
+            self.publish_message(message)
+
+    def bulk_check_dialer_status(self) -> Any:
+        """Ask the provider for the outcome of sent messages, if it can tell."""
+        raise BackendNotSupportedError(
+            f"The dialer backend {self.dotted_path()} cannot check message states."
+        )

@@ -1,0 +1,56 @@
+"""The dialer's per-application parts: configuration, backend, template model."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from config import Config
+from service.backends import DialerBackend, load_backend_class
+from service.importing import import_string
+from service.models.template import AbstractDialerTemplate
+
+EXTENSION_KEY = "dialer"
+
+
+@dataclass(frozen=True)
+class DialerRuntime:
+    config: Config
+    backend: DialerBackend
+    template_model: type[AbstractDialerTemplate]
+
+
+def init_dialer(app: Flask, config: Config) -> DialerRuntime:
+    """Build the backend and resolve the template model once, at start-up."""
+    backend_class = load_backend_class(config.sender_backend)
+    template_model = import_string(config.template_model, "DIALER_TEMPLATE_MODEL")
+    if not (
+        isinstance(template_model, type)
+        and issubclass(template_model, AbstractDialerTemplate)
+        and hasattr(template_model, "__table__")
+    ):
+        raise ValueError(
+            f"DIALER_TEMPLATE_MODEL {config.template_model!r} is not a mapped "
+            "AbstractDialerTemplate subclass"
+        )
+    runtime = DialerRuntime(
+        config=config, backend=backend_class(config), template_model=template_model
+    )
+    app.extensions[EXTENSION_KEY] = runtime
+    return runtime
+
+
+def dialer_runtime() -> DialerRuntime:
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def dialer_config() -> Config:
+    return dialer_runtime().config
+
+
+def current_backend() -> DialerBackend:
+    return dialer_runtime().backend
+
+
+def template_model() -> type[AbstractDialerTemplate]:
+    return dialer_runtime().template_model

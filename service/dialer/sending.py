@@ -1,0 +1,235 @@
+"""send, send_template and bulk sending: store first, then publish.
+
+Each function commits the new messages before the backend is called, calls
+the backend with no database transaction open, then commits what the
+backend recorded. A crash at any point leaves every accepted message stored.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+from service.dialer.recipients import InvalidRecipient, normalize_recipient
+from service.dialer.related import build_related_objects
+from service.dialer.runtime import current_backend, dialer_config, template_model
+from service.errors import InvalidInputError, NotFoundError
+from service.extensions import db, end_transaction
+from service.models.message import PRIORITY_HIGHEST, PRIORITY_LOWEST, DialerMessage
+from service.models.states import DialerMessageState
+from service.models.template import AbstractDialerTemplate
+from service.rendering import TemplateRenderError, TemplateSyntaxProblem
+
+logger = logging.getLogger(__name__)
+
+MAX_CONTENT_LENGTH = 10_000
+MAX_TAG_LENGTH = 255
+
+
+class TemplateNotFoundError(NotFoundError):
+    default_message = "No dialer template has this slug."
+
+
+class TemplateRefusedError(InvalidInputError):
+    default_message = "This template cannot be sent to this recipient now."
+
+
+def check_content(content: object) -> str:
+    """The content to speak, or ValueError with a message safe to show."""
+    if not isinstance(content, str) or not content.strip():
+        raise ValueError("Content must be non-empty text.")
+    if len(content) > MAX_CONTENT_LENGTH:
+        raise ValueError(f"Content must be at most {MAX_CONTENT_LENGTH} characters.")
+    return content
+
+
+def _checked_fields(recipient, content, tag, extra_data, priority, is_autodialer) -> dict:
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    try:
+        values["recipient"] = normalize_recipient(recipient, dialer_config().default_phone_region)
+    except InvalidRecipient as exc:
+        errors["recipient"] = [str(exc)]
+    try:
+        values["content"] = check_content(content)
+    except ValueError as exc:
+        errors["content"] = [str(exc)]
+    if tag is not None and (not isinstance(tag, str) or len(tag) > MAX_TAG_LENGTH):
+        errors["tag"] = [f"Tag must be text of at most {MAX_TAG_LENGTH} characters."]
+    if isinstance(priority, bool) or priority not in range(PRIORITY_HIGHEST, PRIORITY_LOWEST + 1):
+        errors["priority"] = ["Priority must be 1 (highest), 2 or 3 (lowest)."]
+    if not isinstance(is_autodialer, bool):
+        errors["is_autodialer"] = ["is_autodialer must be true or false."]
+    try:
+        json.dumps(extra_data, allow_nan=False)
+    except (TypeError, ValueError):
+        errors["extra_data"] = ["Extra data must be JSON-serializable."]
+    if errors:
+        raise InvalidInputError(errors=errors)
+    return values
+
+
+def build_message(
+    recipient: str,
+    content: str,
+    *,
+    related_objects: Optional[Iterable[Any]] = None,
+    tag: Optional[str] = None,
+    extra_data: Optional[Mapping[str, Any]] = None,
+    priority: int = PRIORITY_LOWEST,
+    is_autodialer: bool = True,
+    template: Optional[AbstractDialerTemplate] = None,
+) -> DialerMessage:
+    """A new, unsaved WAITING message; InvalidInputError names each bad field."""
+    extra_data = dict(extra_data or {})
+    values = _checked_fields(recipient, content, tag, extra_data, priority, is_autodialer)
+    message = DialerMessage(
+        recipient=values["recipient"],
+        content=values["content"],
+        tag=tag,
+        extra_data=extra_data,
+        extra_sender_data={},
+        priority=priority,
+        is_autodialer=is_autodialer,
+        state=DialerMessageState.WAITING,
+        is_final_state=False,
+        number_of_send_attempts=0,
+        number_of_status_check_attempts=0,
+        backend=current_backend().dotted_path(),
+        template_id=template.id if template is not None else None,
+        template_slug=template.slug if template is not None else None,
+    )
+    message.related_objects = build_related_objects(related_objects)
+    return message
+
+
+def store_messages(messages: Sequence[DialerMessage]) -> None:
+    """Commit new messages; nothing is stored when any of them fails."""
+    try:
+        db.session.add_all(messages)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def publish_stored_messages(messages: Sequence[DialerMessage]) -> None:
+    """Hand committed messages to the backend, then commit its outcome."""
+    end_transaction()
+    backend = current_backend()
+    for message in messages:
+        message.number_of_send_attempts += 1
+    try:
+        if len(messages) == 1:
+            backend.publish_message(messages[0])
+        else:
+            backend.publish_messages(messages)
+    except Exception as exc:
+        # Only the type is logged: provider errors can quote secrets or personal data.
+        logger.error("dialer backend %s raised %s", backend.dotted_path(), type(exc).__name__)
+        for message in messages:
+            if message.state == DialerMessageState.WAITING:
+                message.state = DialerMessageState.ERROR
+                message.is_final_state = True
+                message.error = f"The dialer backend failed ({type(exc).__name__})."
+    db.session.commit()
+
+
+def send_message(recipient: str, content: str, **fields: Any) -> DialerMessage:
+    """Store one message built from `fields` (see `build_message`) and publish it."""
+    message = build_message(recipient, content, **fields)
+    store_messages([message])
+    publish_stored_messages([message])
+    return message
+
+
+def send_bulk(recipients: Sequence[str], content: str, **fields: Any) -> list[DialerMessage]:
+    """Store one message per recipient, all or none, then publish them as a batch."""
+    _check_bulk_recipients(recipients)
+    messages, errors = [], {}
+    for index, recipient in enumerate(recipients):
+        try:
+            messages.append(build_message(recipient, content, **fields))
+        except InvalidInputError as exc:
+            if set(exc.errors or {}) != {"recipient"}:
+                raise
+            errors[str(index)] = exc.errors["recipient"]
+    if errors:
+        raise InvalidInputError(errors={"recipients": errors})
+    store_messages(messages)
+    publish_stored_messages(messages)
+    return messages
+
+
+def _check_bulk_recipients(recipients: Sequence[str]) -> None:
+    limit = dialer_config().bulk_max_recipients
+    if not recipients or len(recipients) > limit:
+        raise InvalidInputError(errors={"recipients": [f"Give 1 to {limit} recipients."]})
+    seen: dict[str, int] = {}
+    for index, recipient in enumerate(recipients):
+        if recipient in seen:
+            raise InvalidInputError(
+                errors={"recipients": {str(index): [f"Repeats recipient {seen[recipient]}."]}}
+            )
+        seen[recipient] = index
+
+
+def send(recipient, content, related_objects=None, tag=None, *, priority=PRIORITY_LOWEST,
+         is_autodialer=True, **kwargs) -> DialerMessage:
+    """The seed's `send`: extra keyword arguments are stored in `extra_data`."""
+    return send_message(
+        recipient, content, related_objects=related_objects, tag=tag, extra_data=kwargs,
+        priority=priority, is_autodialer=is_autodialer,
+    )
+
+
+def get_template(slug: str) -> AbstractDialerTemplate:
+    template = db.session.scalars(
+        db.select(template_model()).filter_by(slug=slug)
+    ).one_or_none()
+    end_transaction()
+    if template is None:
+        raise TemplateNotFoundError()
+    return template
+
+
+def render_for_sending(template: AbstractDialerTemplate, context_data: Mapping[str, Any]) -> str:
+    if not isinstance(context_data, Mapping):
+        raise InvalidInputError(errors={"context_data": ["context_data must be an object."]})
+    try:
+        return template.render_body(context_data)
+    except (TemplateRenderError, TemplateSyntaxProblem) as exc:
+        raise InvalidInputError(errors={"context_data": [str(exc)]}) from None
+
+
+def send_from_template(template, recipient, context_data, related_objects=None, tag=None,
+                       *, extra_data=None, priority=PRIORITY_LOWEST, is_autodialer=True,
+                       **kwargs) -> Optional[DialerMessage]:
+    """Render `template` and send it; None when the template's `can_send` refuses."""
+    try:
+        normalized = normalize_recipient(recipient, dialer_config().default_phone_region)
+    except InvalidRecipient as exc:
+        raise InvalidInputError(errors={"recipient": [str(exc)]}) from None
+    if not template.can_send(normalized, context_data):
+        return None
+    content = render_for_sending(template, context_data)
+    return send_message(
+        normalized, content, related_objects=related_objects, tag=tag,
+        extra_data={**(extra_data or {}), **kwargs}, priority=priority,
+        is_autodialer=is_autodialer, template=template,
+    )
+
+
+def send_template(recipient, slug, context_data, related_objects=None, tag=None,
+                  **kwargs) -> Optional[DialerMessage]:
+    """The seed's `send_template`: the message, or None when the template refuses."""
+    return get_template(slug).send(recipient, context_data, related_objects, tag, **kwargs)
+
+
+def send_template_or_refuse(slug: str, recipient: str, context_data: Mapping[str, Any],
+                            **fields: Any) -> DialerMessage:
+    """Like `send_template`, but a refusal by `can_send` raises TemplateRefusedError."""
+    message = send_from_template(get_template(slug), recipient, context_data, **fields)
+    if message is None:
+        raise TemplateRefusedError()
+    return message

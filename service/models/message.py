@@ -1,0 +1,97 @@
+"""Dialer messages and the objects they relate to."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.extensions import db
+from service.models.states import DialerMessageState
+from service.models.types import UTCDateTime, utcnow
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
+JSON_TYPE = JSON().with_variant(JSONB(), "postgresql")
+STATE_TYPE = SAEnum(
+    DialerMessageState,
+    native_enum=False,
+    length=32,
+    validate_strings=True,
+    values_callable=lambda states: [state.value for state in states],
+    name="dialer_message_state",
+)
+PRIORITY_HIGHEST, PRIORITY_LOWEST = 1, 3
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+
+class DialerMessage(TimestampMixin, db.Model):
+    __tablename__ = "dialer_message"
+    __table_args__ = (
+        Index(None, "created_at"),
+        Index(None, "state", "is_final_state"),
+    )
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    sent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    recipient: Mapped[str] = mapped_column(String(20), index=True)
+    content: Mapped[str] = mapped_column(Text)
+    template_slug: Mapped[Optional[str]] = mapped_column(String(100), index=True)
+    template_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("dialer_template.id", ondelete="SET NULL"), index=True
+    )
+    state: Mapped[DialerMessageState] = mapped_column(
+        STATE_TYPE, default=DialerMessageState.WAITING
+    )
+    backend: Mapped[Optional[str]] = mapped_column(String(255))
+    error: Mapped[Optional[str]] = mapped_column(Text)
+    extra_data: Mapped[dict[str, Any]] = mapped_column(JSON_TYPE, default=dict)
+    extra_sender_data: Mapped[dict[str, Any]] = mapped_column(JSON_TYPE, default=dict)
+    tag: Mapped[Optional[str]] = mapped_column(String(255), index=True)
+    is_final_state: Mapped[bool] = mapped_column(default=False)
+    priority: Mapped[int] = mapped_column(SmallInteger, default=PRIORITY_LOWEST)
+    is_autodialer: Mapped[bool] = mapped_column(default=True)
+    number_of_send_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    number_of_status_check_attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    related_objects: Mapped[list["DialerMessageRelatedObject"]] = relationship(
+        back_populates="dialer_message",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="selectin",
+        order_by="DialerMessageRelatedObject.id",
+    )
+
+    @property
+    def failed(self) -> bool:
+        return self.state == DialerMessageState.ERROR
+
+    def __repr__(self) -> str:
+        return f"<DialerMessage {self.id} {self.state}>"
+
+
+class DialerMessageRelatedObject(TimestampMixin, db.Model):
+    __tablename__ = "dialer_message_related_object"
+    __table_args__ = (
+        Index(None, "content_type", "object_id_int"),
+        Index(None, "content_type", "object_id"),
+    )
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    dialer_message_id: Mapped[int] = mapped_column(
+        ForeignKey("dialer_message.id", ondelete="CASCADE"), index=True
+    )
+    content_type: Mapped[str] = mapped_column(String(100))
+    object_id: Mapped[str] = mapped_column(Text)
+    object_id_int: Mapped[Optional[int]] = mapped_column(BigInteger)
+
+    dialer_message: Mapped[DialerMessage] = relationship(back_populates="related_objects")

@@ -1,0 +1,28 @@
+"""Dialer message states, stored by name (readable in the database)."""
+import enum
+
+
+class DialerMessageState(str, enum.Enum):
+    WAITING = "WAITING"
+    NOT_ASSIGNED = "NOT_ASSIGNED"
+    READY = "READY"
+    RESCHEDULED_BY_DIALER = "RESCHEDULED_BY_DIALER"
+    CALL_IN_PROGRESS = "CALL_IN_PROGRESS"
+    HANGUP = "HANGUP"
+    DONE = "DONE"
+    RESCHEDULED = "RESCHEDULED"
+    ANSWERED_COMPLETE = "ANSWERED_COMPLETE"
+    ANSWERED_PARTIAL = "ANSWERED_PARTIAL"
+    UNREACHABLE = "UNREACHABLE"
+    DECLINED = "DECLINED"
+    UNANSWERED = "UNANSWERED"
+    HANGUP_BY_DIALER = "HANGUP_BY_DIALER"
+    HANGUP_BY_CUSTOMER = "HANGUP_BY_CUSTOMER"
+    ERROR_UPDATE = "ERROR_UPDATE"
+    DEBUG = "DEBUG"
+    ERROR = "ERROR"
+    ERROR_RETRY = "ERROR_RETRY"
+    EXPIRED = "EXPIRED"
+
+
+STATE_NAMES = tuple(state.value for state in DialerMessageState)

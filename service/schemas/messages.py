@@ -1,0 +1,111 @@
+"""Request and response schemas of dialer messages."""
+from marshmallow import RAISE, Schema, fields, validate
+
+from service.dialer.related import MAX_CONTENT_TYPE_LENGTH, MAX_RELATED_OBJECTS
+from service.dialer.sending import MAX_CONTENT_LENGTH, MAX_TAG_LENGTH
+from service.models.message import PRIORITY_HIGHEST, PRIORITY_LOWEST
+from service.models.states import DialerMessageState
+from service.schemas.fields import ObjectId, PhoneNumber, UTCDateTime
+
+NON_BLANK = validate.Regexp(r"\S", error="Must not be blank.")
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class RelatedObjectSchema(StrictSchema):
+    content_type = fields.String(
+        required=True, validate=[validate.Length(min=1, max=MAX_CONTENT_TYPE_LENGTH), NON_BLANK]
+    )
+    object_id = ObjectId(required=True)
+
+
+class MessageOptionsSchema(StrictSchema):
+    related_objects = fields.List(
+        fields.Nested(RelatedObjectSchema),
+        load_default=list,
+        validate=validate.Length(max=MAX_RELATED_OBJECTS),
+    )
+    tag = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=MAX_TAG_LENGTH))
+    extra_data = fields.Dict(keys=fields.String(), load_default=dict)
+    priority = fields.Integer(
+        load_default=PRIORITY_LOWEST,
+        strict=True,
+        validate=validate.Range(PRIORITY_HIGHEST, PRIORITY_LOWEST),
+        metadata={"description": "1 is the highest priority, 3 the lowest (default)."},
+    )
+    is_autodialer = fields.Boolean(load_default=True)
+
+
+CONTENT = fields.String(
+    required=True,
+    validate=[validate.Length(min=1, max=MAX_CONTENT_LENGTH), NON_BLANK],
+    metadata={"description": "The text read to the recipient by text-to-speech."},
+)
+
+
+class MessageCreateSchema(MessageOptionsSchema):
+    recipient = PhoneNumber(required=True, metadata={"example": "+420777123456"})
+    content = CONTENT
+
+
+class BulkMessageCreateSchema(MessageOptionsSchema):
+    recipients = fields.List(PhoneNumber(), required=True, validate=validate.Length(min=1))
+    content = CONTENT
+
+
+class TemplateSendSchema(MessageOptionsSchema):
+    recipient = PhoneNumber(required=True, metadata={"example": "+420777123456"})
+    context_data = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class MessageSchema(Schema):
+    id = fields.Integer()
+    created_at = fields.DateTime(format="iso")
+    changed_at = fields.DateTime(format="iso")
+    sent_at = fields.DateTime(format="iso", allow_none=True)
+    recipient = fields.String()
+    content = fields.String()
+    template_slug = fields.String(allow_none=True)
+    template_id = fields.Integer(allow_none=True)
+    state = fields.Enum(DialerMessageState)
+    backend = fields.String(allow_none=True)
+    error = fields.String(allow_none=True)
+    extra_data = fields.Dict()
+    extra_sender_data = fields.Dict()
+    tag = fields.String(allow_none=True)
+    is_final_state = fields.Boolean()
+    failed = fields.Boolean()
+    priority = fields.Integer()
+    is_autodialer = fields.Boolean()
+    number_of_send_attempts = fields.Integer()
+    number_of_status_check_attempts = fields.Integer()
+    related_objects = fields.List(fields.Nested(RelatedObjectSchema))
+
+
+class MessageListSchema(Schema):
+    items = fields.List(fields.Nested(MessageSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class BulkMessageListSchema(Schema):
+    items = fields.List(fields.Nested(MessageSchema))
+
+
+class PageQuerySchema(StrictSchema):
+    cursor = fields.String(load_default=None)
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+
+
+class MessageQuerySchema(PageQuerySchema):
+    state = fields.Enum(DialerMessageState)
+    tag = fields.String()
+    recipient = PhoneNumber()
+    template_slug = fields.String()
+    is_final_state = fields.Boolean()
+    content_type = fields.String()
+    object_id = fields.String()
+    created_after = UTCDateTime()
+    created_before = UTCDateTime()
