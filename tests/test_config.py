@@ -1,0 +1,62 @@
+import pytest
+
+from config import Config, ConfigError, normalize_database_url
+from service import create_app
+
+
+def test_heroku_postgres_url_is_rewritten_to_psycopg():
+    assert normalize_database_url("postgres://u:p@h:5432/d") == "postgresql+psycopg://u:p@h:5432/d"
+    assert normalize_database_url("postgresql://h/d") == "postgresql+psycopg://h/d"
+    assert normalize_database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_production_without_secret_key_or_api_keys_refuses_to_start():
+    with pytest.raises(ConfigError) as excinfo:
+        Config.from_env({"APP_ENV": "production"})
+    assert "SECRET_KEY" in str(excinfo.value) and "DIALER_API_KEYS" in str(excinfo.value)
+    with pytest.raises(ConfigError, match="DIALER_API_KEYS"):
+        Config.from_env({"SECRET_KEY": "s", "DIALER_API_KEYS": " , "})
+
+
+def test_production_is_the_default_environment():
+    config = Config.from_env({"SECRET_KEY": "s", "DIALER_API_KEYS": "a, b"})
+    assert config.app_env == "production"
+    assert config.api_keys == ("a", "b")
+    assert config.database_url.startswith("sqlite:///") and config.database_url.endswith(".sqlite3")
+
+
+def test_environment_values_are_typed_and_validated():
+    config = Config.from_env(
+        {
+            "APP_ENV": "development",
+            "DATABASE_URL": "postgres://db/x",
+            "DIALER_DEFAULT_PHONE_REGION": "cz",
+            "DIALER_SENDER_BACKEND": "tests.support.backends.RecordingBackend",
+        }
+    )
+    assert config.database_url == "postgresql+psycopg://db/x"
+    assert config.default_phone_region == "CZ"
+    assert config.sender_backend == "tests.support.backends.RecordingBackend"
+    with pytest.raises(ConfigError, match="APP_ENV"):
+        Config.from_env({"APP_ENV": "staging"})
+    with pytest.raises(ConfigError, match="DIALER_DEFAULT_PHONE_REGION"):
+        Config.from_env({"APP_ENV": "development", "DIALER_DEFAULT_PHONE_REGION": "XX"})
+
+
+@pytest.mark.parametrize(
+    "backend, message",
+    [
+        ("tests.support.backends.NotABackend", "not a DialerBackend subclass"),
+        ("tests.support.nothing_here.Backend", "cannot import module"),
+        ("tests.support.backends.Missing", "has no 'Missing'"),
+        ("nodots", "dotted path"),
+    ],
+)
+def test_bad_backend_setting_fails_at_start_up(make_config, backend, message):
+    with pytest.raises(ValueError, match=message):
+        create_app(make_config(sender_backend=backend))
+
+
+def test_template_model_must_be_a_mapped_template(make_config):
+    with pytest.raises(ValueError, match="DIALER_TEMPLATE_MODEL"):
+        create_app(make_config(template_model="service.models.template.AbstractDialerTemplate"))
