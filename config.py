@@ -51,6 +51,103 @@ def _parse_int(name: str, value: str, minimum: int = 0) -> int:
     return number
 
 
+def _parse_seconds(name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {value!r}") from None
+    if not number > 0:
+        raise ConfigError(f"{name} must be more than 0, got {value!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class DaktelaConfig:
+    """Settings of the Daktela backend (DAKTELA_*)."""
+
+    url: str = ""
+    access_token: str = ""
+    autodialer_record_type: str = ""
+    predictive_record_type: str = ""
+    tts_field: str = "autodialer_text"
+    timeout_seconds: float = 5.0
+    record_name_prefix: str = "dialer_"
+    max_concurrency: int = 8
+    final_actions: frozenset[int] = frozenset({5})
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "DaktelaConfig":
+        def text(name: str, default: str = "") -> str:
+            return env.get(name, "").strip() or default
+
+        return cls(
+            url=text("DAKTELA_URL").rstrip("/"),
+            access_token=text("DAKTELA_ACCESS_TOKEN"),
+            autodialer_record_type=text("DAKTELA_AUTODIALER_RECORD_TYPE"),
+            predictive_record_type=text("DAKTELA_PREDICTIVE_RECORD_TYPE"),
+            tts_field=text("DAKTELA_TTS_FIELD", cls.tts_field),
+            timeout_seconds=_parse_seconds("DAKTELA_TIMEOUT_SECONDS", text("DAKTELA_TIMEOUT_SECONDS", "5")),
+            record_name_prefix=text("DAKTELA_RECORD_NAME_PREFIX", cls.record_name_prefix),
+            max_concurrency=_parse_int("DAKTELA_MAX_CONCURRENCY", text("DAKTELA_MAX_CONCURRENCY", "8"), 1),
+            final_actions=frozenset(
+                _parse_int("DAKTELA_FINAL_ACTIONS", item)
+                for item in _split_list(text("DAKTELA_FINAL_ACTIONS", "5"))
+            ),
+        )
+
+    def missing_settings(self) -> list[str]:
+        names = {
+            "DAKTELA_URL": self.url,
+            "DAKTELA_ACCESS_TOKEN": self.access_token,
+            "DAKTELA_AUTODIALER_RECORD_TYPE": self.autodialer_record_type,
+        }
+        return [name for name, value in names.items() if not value]
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    """How the worker publishes queued messages and retries failed ones (DIALER_BATCH_*)."""
+
+    sending: bool = False
+    size: int = 100
+    max_number_of_send_attempts: int = 5
+    max_seconds_to_send: int = 3600
+    send_interval_seconds: float = 5.0
+    retry_base_seconds: float = 10.0
+    retry_max_seconds: float = 600.0
+    publish_lease_seconds: int = 300
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "BatchConfig":
+        def value(name: str, default: object) -> str:
+            return env.get(name, "").strip() or str(default)
+
+        return cls(
+            sending=_parse_bool("DIALER_BATCH_SENDING", value("DIALER_BATCH_SENDING", "false")),
+            size=_parse_int("DIALER_BATCH_SIZE", value("DIALER_BATCH_SIZE", cls.size), 1),
+            max_number_of_send_attempts=_parse_int(
+                "DIALER_BATCH_MAX_NUMBER_OF_SEND_ATTEMPTS",
+                value("DIALER_BATCH_MAX_NUMBER_OF_SEND_ATTEMPTS", cls.max_number_of_send_attempts), 1,
+            ),
+            max_seconds_to_send=_parse_int(
+                "DIALER_BATCH_MAX_SECONDS_TO_SEND",
+                value("DIALER_BATCH_MAX_SECONDS_TO_SEND", cls.max_seconds_to_send), 1,
+            ),
+            send_interval_seconds=_parse_seconds(
+                "DIALER_SEND_INTERVAL_SECONDS", value("DIALER_SEND_INTERVAL_SECONDS", cls.send_interval_seconds)
+            ),
+            retry_base_seconds=_parse_seconds(
+                "DIALER_RETRY_BASE_SECONDS", value("DIALER_RETRY_BASE_SECONDS", cls.retry_base_seconds)
+            ),
+            retry_max_seconds=_parse_seconds(
+                "DIALER_RETRY_MAX_SECONDS", value("DIALER_RETRY_MAX_SECONDS", cls.retry_max_seconds)
+            ),
+            publish_lease_seconds=_parse_int(
+                "DIALER_PUBLISH_LEASE_SECONDS", value("DIALER_PUBLISH_LEASE_SECONDS", cls.publish_lease_seconds), 1
+            ),
+        )
+
+
 @dataclass(frozen=True)
 class Config:
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
@@ -63,7 +160,8 @@ class Config:
     max_content_length: int = 1024 * 1024
     bulk_max_recipients: int = 1000
     log_level: str = "INFO"
-    extra: dict = field(default_factory=dict)
+    daktela: DaktelaConfig = field(default_factory=DaktelaConfig)
+    batch: BatchConfig = field(default_factory=BatchConfig)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -88,6 +186,8 @@ class Config:
                 "DIALER_BULK_MAX_RECIPIENTS", env.get("DIALER_BULK_MAX_RECIPIENTS", "1000"), 1
             ),
             log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
+            daktela=DaktelaConfig.from_env(env),
+            batch=BatchConfig.from_env(env),
         )
         config.validate()
         return config
@@ -104,6 +204,8 @@ class Config:
             missing.append("SECRET_KEY")
         if not self.api_keys:
             missing.append("DIALER_API_KEYS")
+        if self.sender_backend == "daktela":
+            missing += self.daktela.missing_settings()
         if missing:
             raise ConfigError(
                 "Refusing to start in production without "
@@ -127,9 +229,7 @@ class Config:
             "OPENAPI_JSON_PATH": "openapi.json",
             "OPENAPI_SWAGGER_UI_PATH": "docs",
             "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
-            "DIALER": self,
         }
-        settings.update(self.extra)
         return settings
 
 

@@ -1,11 +1,34 @@
 """`flask --app wsgi dialer …` commands; each calls a dialer service function."""
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from service.dialer.idempotency import purge_expired_keys
+from service.dialer.publishing import publish_due_messages
 
 dialer_cli = AppGroup("dialer", help="Dialer message service commands.")
+
+
+@dialer_cli.command("worker")
+def worker_command() -> None:
+    """Run the scheduler: publish queued messages and run the periodic jobs."""
+    from service.scheduler import build_scheduler
+
+    scheduler = build_scheduler(current_app._get_current_object())
+    click.echo("dialer worker started; Ctrl-C stops it")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        click.echo("dialer worker stopped")
+
+
+@dialer_cli.command("send-batch")
+@click.option("--max-batches", type=int, default=None, help="Stop after this many batches.")
+def send_batch_command(max_batches) -> None:
+    """Publish the messages that are due now (WAITING, or ERROR_RETRY past its back-off)."""
+    report = publish_due_messages(max_batches=max_batches)
+    states = ", ".join(f"{state}: {count}" for state, count in sorted(report.states.items()))
+    click.echo(f"published {report.claimed} messages" + (f" ({states})" if states else ""))
 
 
 @dialer_cli.command("purge-idempotency-keys")

@@ -3,6 +3,8 @@ import logging
 
 import pytest
 
+from config import BatchConfig
+
 from service.backends import DialerBackend, DummyDialerBackend
 from service.dialer import send, send_template
 from service.dialer.sending import TemplateNotFoundError
@@ -85,19 +87,19 @@ def test_a_backend_that_raises_marks_the_message_error_without_leaking(make_app,
             "/api/v1/messages", headers=auth, json={"recipient": RECIPIENT, "content": "Hi"}
         )
     assert response.status_code == 201
-    assert response.json["state"] == "ERROR" and response.json["failed"] is True
-    assert response.json["is_final_state"] is True
+    assert response.json["state"] == "ERROR_RETRY" and response.json["is_final_state"] is False
     assert response.json["error"] == "The dialer backend failed (RuntimeError)."
     assert "SECRET-TOKEN-123" not in response.get_data(as_text=True)
     assert "SECRET-TOKEN-123" not in caplog.text and "RuntimeError" in caplog.text
 
 
 def test_a_backend_without_publish_message_fails_clearly(make_app):
-    app = make_app(sender_backend="tests.support.backends.IncompleteBackend")
+    app = make_app(sender_backend="tests.support.backends.IncompleteBackend",
+                   batch=BatchConfig(max_number_of_send_attempts=1))
     with app.app_context():
         message = send(RECIPIENT, "Hi")
-    assert message.state == DialerMessageState.ERROR
-    assert message.error == "The dialer backend failed (NotImplementedError)."
+    assert message.state == DialerMessageState.ERROR and message.failed and message.is_final_state
+    assert message.error == "Gave up after 1 attempts: The dialer backend failed (NotImplementedError)."
 
 
 def test_backend_defaults():

@@ -7,9 +7,9 @@ backend recorded. A crash at any point leaves every accepted message stored.
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from service.dialer.publishing import lease_until, publish_stored_messages
 from service.dialer.recipients import InvalidRecipient, normalize_recipient
 from service.dialer.related import build_related_objects
 from service.dialer.runtime import current_backend, dialer_config, template_model
@@ -18,9 +18,8 @@ from service.extensions import db, end_transaction
 from service.models.message import PRIORITY_HIGHEST, PRIORITY_LOWEST, DialerMessage
 from service.models.states import DialerMessageState
 from service.models.template import AbstractDialerTemplate
+from service.models.types import utcnow
 from service.rendering import TemplateRenderError, TemplateSyntaxProblem
-
-logger = logging.getLogger(__name__)
 
 MAX_CONTENT_LENGTH = 10_000
 MAX_TAG_LENGTH = 255
@@ -103,43 +102,30 @@ def build_message(
     return message
 
 
-def store_messages(messages: Sequence[DialerMessage]) -> None:
-    """Commit new messages; nothing is stored when any of them fails."""
+def store_and_publish(messages: Sequence[DialerMessage]) -> None:
+    """Commit new messages (all or none), then publish them now unless the worker will.
+
+    Published now, they are stored already leased, so the worker leaves them
+    alone unless this process dies before recording the outcome.
+    """
+    batch_sending = dialer_config().batch.sending
+    now = utcnow()
+    for message in messages:
+        message.next_attempt_at = None if batch_sending else lease_until(now)
     try:
         db.session.add_all(messages)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-
-
-def publish_stored_messages(messages: Sequence[DialerMessage]) -> None:
-    """Hand committed messages to the backend, then commit its outcome."""
-    end_transaction()
-    backend = current_backend()
-    for message in messages:
-        message.number_of_send_attempts += 1
-    try:
-        if len(messages) == 1:
-            backend.publish_message(messages[0])
-        else:
-            backend.publish_messages(messages)
-    except Exception as exc:
-        # Only the type is logged: provider errors can quote secrets or personal data.
-        logger.error("dialer backend %s raised %s", backend.dotted_path(), type(exc).__name__)
-        for message in messages:
-            if message.state == DialerMessageState.WAITING:
-                message.state = DialerMessageState.ERROR
-                message.is_final_state = True
-                message.error = f"The dialer backend failed ({type(exc).__name__})."
-    db.session.commit()
+    if not batch_sending:
+        publish_stored_messages(messages)
 
 
 def send_message(recipient: str, content: str, **fields: Any) -> DialerMessage:
     """Store one message built from `fields` (see `build_message`) and publish it."""
     message = build_message(recipient, content, **fields)
-    store_messages([message])
-    publish_stored_messages([message])
+    store_and_publish([message])
     return message
 
 
@@ -156,8 +142,7 @@ def send_bulk(recipients: Sequence[str], content: str, **fields: Any) -> list[Di
             errors[str(index)] = exc.errors["recipient"]
     if errors:
         raise InvalidInputError(errors={"recipients": errors})
-    store_messages(messages)
-    publish_stored_messages(messages)
+    store_and_publish(messages)
     return messages
 
 

@@ -39,6 +39,7 @@ class DialerMessage(TimestampMixin, db.Model):
     __table_args__ = (
         Index(None, "created_at"),
         Index(None, "state", "is_final_state"),
+        Index(None, "state", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
@@ -62,6 +63,9 @@ class DialerMessage(TimestampMixin, db.Model):
     is_autodialer: Mapped[bool] = mapped_column(default=True)
     number_of_send_attempts: Mapped[int] = mapped_column(Integer, default=0)
     number_of_status_check_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # When the worker may next try to publish the message; while a publisher
+    # works on it, this is its lease, so no other process publishes it meanwhile.
+    next_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     related_objects: Mapped[list["DialerMessageRelatedObject"]] = relationship(
         back_populates="dialer_message",

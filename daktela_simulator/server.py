@@ -1,0 +1,67 @@
+"""Serving the simulator on loopback: in a background thread (tests) or as a process.
+
+waitress keeps HTTP/1.1 connections alive (werkzeug's development server
+closes every one), so clients that pool connections can be measured.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Optional
+
+from waitress.server import create_server
+
+from daktela_simulator.app import create_simulator_app
+from daktela_simulator.core import Simulator
+
+
+def count_connections(sim: Simulator, wsgi_app):
+    """Count TCP connections as distinct client (address, port) pairs."""
+    seen: set[tuple[str, str]] = set()
+
+    def middleware(environ, start_response):
+        peer = (environ.get("REMOTE_ADDR", ""), environ.get("REMOTE_PORT", ""))
+        with sim.lock:
+            if peer not in seen:
+                seen.add(peer)
+                sim.stats["connections"] += 1
+        return wsgi_app(environ, start_response)
+
+    return middleware
+
+
+class SimulatorServer:
+    """`with SimulatorServer() as server:` serves a Simulator on 127.0.0.1 until the block ends."""
+
+    def __init__(self, simulator: Optional[Simulator] = None, host: str = "127.0.0.1", port: int = 0,
+                 threads: int = 16):
+        self.simulator = simulator or Simulator()
+        app = count_connections(self.simulator, create_simulator_app(self.simulator))
+        self._server = create_server(app, host=host, port=port, threads=threads,
+                                     connection_limit=1000, channel_timeout=30, ident="daktela-simulator",
+                                     expose_tracebacks=False, clear_untrusted_proxy_headers=True)
+        self._thread: Optional[threading.Thread] = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.effective_host, self._server.effective_port
+        return f"http://{host}:{port}"
+
+    def start(self) -> "SimulatorServer":
+        self._thread = threading.Thread(target=self._server.run, name="daktela-simulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.run()
+
+    def stop(self) -> None:
+        self._server.close()
+        self.simulator.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> "SimulatorServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,137 @@
+"""DaktelaDialerBackend: each message becomes exactly one Daktela campaign record.
+
+The record's name is ours (DAKTELA_RECORD_NAME_PREFIX + message id), so a
+retry after a lost response cannot create a second record: Daktela answers
+"name already exists", and the backend reads the record an earlier attempt
+created instead. HTTP runs in worker threads that never touch the database;
+outcomes are recorded on the messages in the caller's thread.
+"""
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Optional, Sequence
+
+from config import Config, ConfigError, DaktelaConfig
+from service.backends.base import DialerBackend
+from service.backends.daktela.client import (
+    DaktelaClient,
+    DaktelaDuplicateNameError,
+    DaktelaError,
+    DaktelaNotFoundError,
+)
+from service.backends.daktela.records import ACTION_STATES, RecordSnapshot, daktela_number, parse_record
+from service.models.message import DialerMessage
+from service.models.states import DialerMessageState
+from service.models.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RecordRequest:
+    message_id: int
+    name: str
+    payload: Optional[dict[str, Any]]
+    problem: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class PublishOutcome:
+    record: Optional[RecordSnapshot] = None
+    error: Optional[DaktelaError] = None
+    problem: Optional[str] = None
+
+
+class DaktelaDialerBackend(DialerBackend):
+    """Publishes dialer messages as Daktela campaign records (API v6)."""
+
+    def __init__(self, config: Config):
+        super().__init__(config)
+        self.settings: DaktelaConfig = config.daktela
+        missing = self.settings.missing_settings()
+        if missing:
+            raise ConfigError("The daktela backend needs " + ", ".join(missing) + " (see README.md).")
+        self.client = DaktelaClient(
+            self.settings.url, self.settings.access_token, self.settings.timeout_seconds,
+            pool_size=self.settings.max_concurrency,
+        )
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.settings.max_concurrency, thread_name_prefix="daktela"
+        )
+
+    def record_name(self, message: DialerMessage) -> str:
+        return f"{self.settings.record_name_prefix}{message.id}"
+
+    def record_request(self, message: DialerMessage) -> RecordRequest:
+        name = self.record_name(message)
+        record_type = (
+            self.settings.autodialer_record_type if message.is_autodialer
+            else self.settings.predictive_record_type
+        )
+        if not record_type:
+            return RecordRequest(message.id, name, None,
+                                 problem="DAKTELA_PREDICTIVE_RECORD_TYPE is not set.")
+        custom_fields: dict[str, Any] = {}
+        extra = (message.extra_data or {}).get("custom_fields")
+        if isinstance(extra, dict):
+            custom_fields.update(
+                {str(k): v if isinstance(v, list) else [v] for k, v in extra.items()}
+            )
+        custom_fields[self.settings.tts_field] = [message.content]
+        payload = {
+            "name": name,
+            "record_type": record_type,
+            "number": daktela_number(message.recipient),
+            "customFields": custom_fields,
+        }
+        return RecordRequest(message.id, name, payload)
+
+    def create_record(self, request: RecordRequest) -> PublishOutcome:
+        """Create the record, or find the one an earlier attempt created. Thread-safe; no database."""
+        if request.payload is None:
+            return PublishOutcome(problem=request.problem)
+        try:
+            envelope = self.client.create_record(request.payload)
+        except DaktelaDuplicateNameError:
+            logger.info("record %s exists already: reading it instead of creating it", request.name)
+            try:
+                envelope = self.client.read_record(request.name)
+            except DaktelaError as exc:
+                return PublishOutcome(error=exc)
+        except DaktelaError as exc:
+            return PublishOutcome(error=exc)
+        return PublishOutcome(record=parse_record(envelope.result))
+
+    def record_outcome(self, message: DialerMessage, outcome: PublishOutcome) -> None:
+        now = utcnow()
+        if outcome.record is not None:
+            record = outcome.record
+            message.state = ACTION_STATES.get(record.action, DialerMessageState.READY)
+            message.is_final_state = record.action in self.settings.final_actions
+            message.sent_at = message.sent_at or now
+            message.error = None
+            message.extra_sender_data = {**(message.extra_sender_data or {}), **record.as_sender_data()}
+            return
+        error = outcome.error
+        if outcome.problem is not None or (error is not None and not error.transient
+                                           and not isinstance(error, DaktelaNotFoundError)):
+            message.state = DialerMessageState.ERROR
+            message.is_final_state = True
+            message.error = outcome.problem or str(error)
+            return
+        message.state = DialerMessageState.ERROR_RETRY
+        message.error = str(error)
+        if error is not None and error.retry_after:
+            message.next_attempt_at = now + timedelta(seconds=error.retry_after)
+
+    def publish_message(self, message: DialerMessage) -> None:
+        self.record_outcome(message, self.create_record(self.record_request(message)))
+
+    def publish_messages(self, messages: Sequence[DialerMessage]) -> None:
+        requests = [self.record_request(message) for message in messages]
+        outcomes = list(self._executor.map(self.create_record, requests))
+        for message, outcome in zip(messages, outcomes):
+            self.record_outcome(message, outcome)

@@ -1,0 +1,52 @@
+"""The worker process: APScheduler wiring only; the jobs are dialer service functions.
+
+Run it as its own process (`flask --app wsgi dialer worker`, the Procfile's
+`worker:` line), never inside the web server's processes.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Callable
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from service.dialer.idempotency import purge_expired_keys
+from service.dialer.publishing import publish_due_messages
+from service.dialer.runtime import dialer_config
+from service.errors import exception_origin
+
+logger = logging.getLogger(__name__)
+
+
+def _in_app_context(app: Flask, job: Callable[[], object], name: str) -> Callable[[], None]:
+    def run() -> None:
+        with app.app_context():
+            try:
+                result = job()
+            except Exception as exc:
+                # The job runs again at its next interval; the error must not stop the worker.
+                logger.error("job %s failed: %s", name, exception_origin(exc))
+                return
+            if result:
+                logger.info("job %s: %s", name, result)
+
+    return run
+
+
+def build_scheduler(app: Flask) -> BlockingScheduler:
+    with app.app_context():
+        batch = dialer_config().batch
+    scheduler = BlockingScheduler(timezone=timezone.utc)
+    common = {"max_instances": 1, "coalesce": True, "replace_existing": True}
+    scheduler.add_job(
+        _in_app_context(app, publish_due_messages, "publish"), "interval",
+        seconds=batch.send_interval_seconds, id="publish", next_run_time=datetime.now(timezone.utc),
+        **common,
+    )
+    scheduler.add_job(
+        _in_app_context(app, purge_expired_keys, "purge-idempotency-keys"), "interval",
+        hours=1, id="purge-idempotency-keys", **common,
+    )
+    return scheduler
