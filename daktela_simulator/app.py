@@ -41,8 +41,11 @@ def create_simulator_app(sim: Simulator) -> Flask:
     def before():
         if not request.path.startswith("/api/v6/"):
             return None
-        with sim.lock:
-            sim.stats["requests"] += 1
+        sim.log_request({
+            "method": request.method, "path": request.path, "query": request.query_string.decode(),
+            "token_header": request.headers.get("X-AUTH-TOKEN"),
+            "json": request.get_json(silent=True) if request.is_json else None,
+        })
         if not authenticated():
             return envelope(None, 401, ["Invalid or missing access token"])
         fault = sim.take_fault(request.method)
@@ -55,6 +58,9 @@ def create_simulator_app(sim: Simulator) -> Flask:
             return envelope(None, 429, ["Too many requests"], headers={"Retry-After": sim.retry_after})
         if fault == "401":
             return envelope(None, 401, ["Invalid or missing access token"])
+        if fault == "400_validation":
+            return envelope(request.get_json(silent=True), 400,
+                            {"primary": ["Record is not valid"], "form": {"number": ["Invalid phone number"]}})
         if fault == "garbage":
             return Response("<html>Maintenance</html>", 200, mimetype="text/html")
         if fault == "timeout":

@@ -6,7 +6,7 @@ import logging
 import random
 import secrets
 import threading
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 FAULT_KINDS = (
     "500", "502_html", "429", "401", "timeout", "timeout_after_write",
-    "truncated", "lost_after_write", "garbage",
+    "truncated", "lost_after_write", "garbage", "400_validation",
 )
 # Statuses of a typical TTS campaign; names are instance-specific in real Daktela.
 DEFAULT_STATUSES = {
@@ -67,6 +67,8 @@ class Simulator:
         self.hooks: list[Hook] = []
         self.webhooks_enabled = True
         self.stats = {"requests": 0, "connections": 0, "creates": 0, "faults": 0, "webhooks": 0}
+        self.create_attempts: Counter[str] = Counter()
+        self.request_log: deque[dict] = deque(maxlen=2000)
         self._pusher = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sim-webhook")
         self._timers: list[threading.Timer] = []
 
@@ -107,6 +109,13 @@ class Simulator:
         return None
 
     # -- records -------------------------------------------------------------
+    def log_request(self, entry: dict) -> None:
+        with self.lock:
+            self.request_log.append(entry)
+            self.stats["requests"] += 1
+            if entry["method"] == "POST" and isinstance(entry.get("json"), dict):
+                self.create_attempts[str(entry["json"].get("name"))] += 1
+
     def create(self, data: dict) -> tuple[int, dict, Any]:
         """(status, stored record or echo, error) for a POST body."""
         record_type = data.get("record_type") or data.get("queue")

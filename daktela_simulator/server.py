@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from typing import Optional
 
+from waitress import wasyncore
 from waitress.server import create_server
 
 from daktela_simulator.app import create_simulator_app
@@ -40,6 +41,7 @@ class SimulatorServer:
                                      connection_limit=1000, channel_timeout=30, ident="daktela-simulator",
                                      expose_tracebacks=False, clear_untrusted_proxy_headers=True)
         self._thread: Optional[threading.Thread] = None
+        self._stopping = threading.Event()
 
     @property
     def url(self) -> str:
@@ -47,18 +49,30 @@ class SimulatorServer:
         return f"http://{host}:{port}"
 
     def start(self) -> "SimulatorServer":
-        self._thread = threading.Thread(target=self._server.run, name="daktela-simulator", daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, name="daktela-simulator", daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
-        self._server.run()
+        server = self._server
+        try:
+            while not self._stopping.is_set():
+                wasyncore.loop(timeout=0.2, map=server._map, use_poll=True, count=1)
+        finally:
+            # Closed here, in the loop's own thread: kept-alive client
+            # connections included, so nothing outlives the server.
+            for dispatcher in list(server._map.values()):
+                try:
+                    dispatcher.close()
+                except OSError:
+                    pass
+            server.task_dispatcher.shutdown(timeout=2)
 
     def stop(self) -> None:
-        self._server.close()
-        self.simulator.close()
+        self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.simulator.close()
 
     def __enter__(self) -> "SimulatorServer":
         return self.start()

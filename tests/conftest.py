@@ -119,3 +119,42 @@ def api(client, auth):
             return self.request("DELETE", path, **kwargs)
 
     return Api()
+
+
+SIMULATOR_TOKEN = "simulator-token-0123456789abcdef"
+
+
+@pytest.fixture
+def simulator():
+    """A Daktela simulator on a free loopback port."""
+    from daktela_simulator import Simulator, SimulatorServer
+
+    server = SimulatorServer(Simulator(access_tokens=[SIMULATOR_TOKEN], timeout_seconds=1.0))
+    with server:
+        yield server
+
+
+@pytest.fixture
+def daktela_settings(simulator):
+    from config import DaktelaConfig
+
+    def make(**overrides):
+        values = dict(url=simulator.url, access_token=SIMULATOR_TOKEN,
+                      autodialer_record_type="tts-autodialer", predictive_record_type="predictive-calls",
+                      timeout_seconds=0.5, record_name_prefix="test_")
+        values.update(overrides)
+        return DaktelaConfig(**values)
+
+    return make
+
+
+@pytest.fixture
+def daktela_app(make_app, daktela_settings):
+    """An app whose backend is the real Daktela backend, talking to the simulator."""
+    from config import BatchConfig
+
+    def make(batch=None, **daktela_overrides):
+        return make_app(sender_backend="daktela", daktela=daktela_settings(**daktela_overrides),
+                        batch=batch or BatchConfig(retry_base_seconds=0.01, retry_max_seconds=0.02))
+
+    return make
