@@ -23,8 +23,7 @@ migrate: install
 	$(DEV_ENV) $(BIN)/flask --app wsgi db upgrade
 
 run: migrate
-	@echo "Dialer service on http://127.0.0.1:5000  (API key: $${DIALER_API_KEYS:-$(DEV_API_KEY)})"
-	$(DEV_ENV) $(BIN)/flask --app wsgi run --host 127.0.0.1 --port 5000
+	$(DEV_ENV) $(BIN)/python scripts/dev_run.py
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

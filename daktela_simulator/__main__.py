@@ -13,13 +13,15 @@ def main() -> None:
     parser.add_argument("--token", default="simulator-token", help="accepted access token")
     parser.add_argument("--autoplay", type=float, default=None, metavar="SECONDS",
                         help="play each new record's call out: in progress after SECONDS, done after twice that")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="delay every API answer, as a remote Daktela would")
     parser.add_argument("--action-as-int", action="store_true", help="answer action as 5, not '5'")
     parser.add_argument("--webhook-url", action="append", default=[], help="push record changes here")
     parser.add_argument("--webhook-secret", default=None, help="sent in X-Webhook-Secret")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s simulator %(levelname)s: %(message)s")
     simulator = Simulator(access_tokens=[args.token], action_as_int=args.action_as_int,
-                          autoplay_seconds=args.autoplay)
+                          autoplay_seconds=args.autoplay, latency_seconds=args.latency_ms / 1000)
     headers = {"X-Webhook-Secret": args.webhook_secret} if args.webhook_secret else {}
     for url in args.webhook_url:
         simulator.add_hook(url, headers)

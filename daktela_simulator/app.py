@@ -46,6 +46,8 @@ def create_simulator_app(sim: Simulator) -> Flask:
             "token_header": request.headers.get("X-AUTH-TOKEN"),
             "json": request.get_json(silent=True) if request.is_json else None,
         })
+        if sim.latency_seconds:
+            time.sleep(sim.latency_seconds)
         if not authenticated():
             return envelope(None, 401, ["Invalid or missing access token"])
         fault = sim.take_fault(request.method)
@@ -186,6 +188,11 @@ def register_control_routes(app: Flask, sim: Simulator) -> None:
         if data.get("url"):
             sim.add_hook(data["url"], data.get("headers"), data.get("body_format", "json"))
         return {"hooks": [hook.url for hook in sim.hooks], "enabled": sim.webhooks_enabled}
+
+    @app.post("/_simulator/reset")
+    def reset():
+        sim.reset()
+        return {"ok": True}
 
     @app.get("/_simulator/stats")
     def stats():

@@ -50,13 +50,15 @@ class Simulator:
 
     def __init__(self, access_tokens=("simulator-token",), action_as_int=False, timeout_seconds=2.0,
                  retry_after="1", autoplay_seconds: Optional[float] = None, seed: int = 0,
-                 tz: timezone = timezone.utc):
+                 tz: timezone = timezone.utc, latency_seconds: float = 0.0):
         self.access_tokens = set(access_tokens)
         self.action_as_int = action_as_int
         self.timeout_seconds = timeout_seconds
         self.retry_after = retry_after
         self.autoplay_seconds = autoplay_seconds
         self.tz = tz
+        # Added to every API answer: the network and Daktela's own time, which loopback lacks.
+        self.latency_seconds = latency_seconds
         self.statuses = dict(DEFAULT_STATUSES)
         self.lock = threading.RLock()
         self.records: dict[str, dict] = {}
@@ -71,6 +73,17 @@ class Simulator:
         self.request_log: deque[dict] = deque(maxlen=2000)
         self._pusher = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sim-webhook")
         self._timers: list[threading.Timer] = []
+
+    def reset(self) -> None:
+        """Forget records, faults, counters and logs (hooks and settings stay)."""
+        with self.lock:
+            self.records.clear()
+            self.faults.clear()
+            self.fault_rate = 0.0
+            self.create_attempts.clear()
+            self.request_log.clear()
+            for key in self.stats:
+                self.stats[key] = 0
 
     # -- time ----------------------------------------------------------------
     def now_text(self) -> str:

@@ -58,4 +58,6 @@ def _enable_sqlite_foreign_keys(dbapi_connection, connection_record) -> None:
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        # WAL lets the web process read while the worker writes.
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()

@@ -26,9 +26,7 @@ def worker_command() -> None:
 @click.option("--max-batches", type=int, default=None, help="Stop after this many batches.")
 def send_batch_command(max_batches) -> None:
     """Publish the messages that are due now (WAITING, or ERROR_RETRY past its back-off)."""
-    report = publish_due_messages(max_batches=max_batches)
-    states = ", ".join(f"{state}: {count}" for state, count in sorted(report.states.items()))
-    click.echo(f"published {report.claimed} messages" + (f" ({states})" if states else ""))
+    click.echo(str(publish_due_messages(max_batches=max_batches)))
 
 
 @dialer_cli.command("purge-idempotency-keys")

@@ -38,6 +38,8 @@ def _in_app_context(app: Flask, job: Callable[[], object], name: str) -> Callabl
 def build_scheduler(app: Flask) -> BlockingScheduler:
     with app.app_context():
         batch = dialer_config().batch
+    # APScheduler logs every run at INFO; our jobs log what they did.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     scheduler = BlockingScheduler(timezone=timezone.utc)
     common = {"max_instances": 1, "coalesce": True, "replace_existing": True}
     scheduler.add_job(

@@ -34,6 +34,13 @@ class PublishReport:
     claimed: int = 0
     states: dict[str, int] = field(default_factory=dict)
 
+    def __bool__(self) -> bool:
+        return self.claimed > 0
+
+    def __str__(self) -> str:
+        states = ", ".join(f"{state}: {count}" for state, count in sorted(self.states.items()))
+        return f"published {self.claimed} messages" + (f" ({states})" if states else "")
+
     def add(self, messages: Sequence[DialerMessage]) -> None:
         self.claimed += len(messages)
         for message in messages:

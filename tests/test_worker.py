@@ -1,0 +1,28 @@
+"""The worker's scheduler wiring and its CLI."""
+from config import BatchConfig
+from service.scheduler import build_scheduler
+
+
+def test_worker_schedules_publishing_and_purging_safely(make_app):
+    app = make_app(batch=BatchConfig(send_interval_seconds=7))
+    scheduler = build_scheduler(app)
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert set(jobs) == {"publish", "purge-idempotency-keys"}
+    for job in jobs.values():
+        assert job.max_instances == 1 and job.coalesce is True
+    assert jobs["publish"].trigger.interval.total_seconds() == 7
+
+
+def test_publish_job_runs_in_an_app_context_and_publishes(make_app, auth):
+    app = make_app(batch=BatchConfig(sending=True))
+    client = app.test_client()
+    created = client.post("/api/v1/messages", headers=auth, json={"recipient": "+420777123456", "content": "x"})
+    assert created.json["state"] == "WAITING"
+    job = {job.id: job for job in build_scheduler(app).get_jobs()}["publish"]
+    job.func()
+    assert client.get(f"/api/v1/messages/{created.json['id']}", headers=auth).json["state"] == "DEBUG"
+
+
+def test_send_batch_command_reports_nothing_to_do(make_app):
+    result = make_app().test_cli_runner().invoke(args=["dialer", "send-batch"])
+    assert result.exit_code == 0 and result.output.strip() == "published 0 messages"
