@@ -28,5 +28,8 @@ run: migrate
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+bench: install
+	$(BIN)/python bench/publish.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache

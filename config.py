@@ -6,10 +6,12 @@ is the only place that reads `os.environ`; the app copies the result into
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 BASE_DIR = Path(__file__).resolve().parent
 DEFAULT_SQLITE_PATH = BASE_DIR / "instance" / "dialer.sqlite3"
@@ -61,6 +63,29 @@ def _parse_seconds(name: str, value: str) -> float:
     return number
 
 
+def _parse_states_mapping(value: str) -> dict[str, str]:
+    from service.models.states import STATE_NAMES
+
+    try:
+        mapping = json.loads(value)
+    except ValueError:
+        raise ConfigError("DAKTELA_STATES_MAPPING must be a JSON object") from None
+    if not isinstance(mapping, dict) or not all(isinstance(k, str) for k in mapping):
+        raise ConfigError("DAKTELA_STATES_MAPPING must be a JSON object of status name to state name")
+    unknown = sorted(str(v) for v in mapping.values() if v not in STATE_NAMES)
+    if unknown:
+        raise ConfigError(f"DAKTELA_STATES_MAPPING names unknown states: {', '.join(unknown)}")
+    return mapping
+
+
+def _parse_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"DAKTELA_TIMEZONE must be a time zone such as Europe/Prague, got {name!r}") from None
+    return name
+
+
 @dataclass(frozen=True)
 class DaktelaConfig:
     """Settings of the Daktela backend (DAKTELA_*)."""
@@ -74,6 +99,10 @@ class DaktelaConfig:
     record_name_prefix: str = "dialer_"
     max_concurrency: int = 8
     final_actions: frozenset[int] = frozenset({5})
+    states_mapping: Mapping[str, str] = field(default_factory=dict)
+    webhook_secrets: tuple[str, ...] = ()
+    timezone: str = "Europe/Prague"
+    poll_overlap_seconds: int = 120
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "DaktelaConfig":
@@ -93,6 +122,12 @@ class DaktelaConfig:
                 _parse_int("DAKTELA_FINAL_ACTIONS", item)
                 for item in _split_list(text("DAKTELA_FINAL_ACTIONS", "5"))
             ),
+            states_mapping=_parse_states_mapping(text("DAKTELA_STATES_MAPPING", "{}")),
+            webhook_secrets=_split_list(env.get("DAKTELA_WEBHOOK_SECRETS", "")),
+            timezone=_parse_timezone(text("DAKTELA_TIMEZONE", cls.timezone)),
+            poll_overlap_seconds=_parse_int(
+                "DAKTELA_POLL_OVERLAP_SECONDS", text("DAKTELA_POLL_OVERLAP_SECONDS", "120"), 0
+            ),
         )
 
     def missing_settings(self) -> list[str]:
@@ -102,6 +137,36 @@ class DaktelaConfig:
             "DAKTELA_AUTODIALER_RECORD_TYPE": self.autodialer_record_type,
         }
         return [name for name, value in names.items() if not value]
+
+
+@dataclass(frozen=True)
+class StatusCheckConfig:
+    """How call outcomes are tracked (DIALER_* status settings)."""
+
+    interval_seconds: float = 60.0
+    max_failed_checks: int = 5
+    idle_timeout_minutes: int = 1440
+    lookup_batch_size: int = 100
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "StatusCheckConfig":
+        def value(name: str, default: object) -> str:
+            return env.get(name, "").strip() or str(default)
+
+        return cls(
+            interval_seconds=_parse_seconds(
+                "DIALER_CHECK_STATUS_INTERVAL_SECONDS",
+                value("DIALER_CHECK_STATUS_INTERVAL_SECONDS", cls.interval_seconds),
+            ),
+            max_failed_checks=_parse_int(
+                "DIALER_NUMBER_OF_STATUS_CHECK_ATTEMPTS",
+                value("DIALER_NUMBER_OF_STATUS_CHECK_ATTEMPTS", cls.max_failed_checks), 1,
+            ),
+            idle_timeout_minutes=_parse_int(
+                "DIALER_IDLE_MESSAGES_TIMEOUT_MINUTES",
+                value("DIALER_IDLE_MESSAGES_TIMEOUT_MINUTES", cls.idle_timeout_minutes), 1,
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -162,6 +227,7 @@ class Config:
     log_level: str = "INFO"
     daktela: DaktelaConfig = field(default_factory=DaktelaConfig)
     batch: BatchConfig = field(default_factory=BatchConfig)
+    status: StatusCheckConfig = field(default_factory=StatusCheckConfig)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -188,6 +254,7 @@ class Config:
             log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
             daktela=DaktelaConfig.from_env(env),
             batch=BatchConfig.from_env(env),
+            status=StatusCheckConfig.from_env(env),
         )
         config.validate()
         return config

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from service.backends.base import DialerBackend
 from service.models.message import DialerMessage
+from service.models.state_machine import transition
 from service.models.states import DialerMessageState
 from service.models.types import utcnow
 
@@ -11,7 +12,5 @@ class DummyDialerBackend(DialerBackend):
     """Marks every message DEBUG and final without calling anyone."""
 
     def publish_message(self, message: DialerMessage) -> None:
-        message.state = DialerMessageState.DEBUG
-        message.is_final_state = True
         message.sent_at = utcnow()
-        message.error = None
+        transition(message, DialerMessageState.DEBUG, source="publish", final=True)

@@ -16,11 +16,12 @@ from typing import Optional, Sequence
 
 from sqlalchemy import and_, or_, select, update
 
-from config import BatchConfig
+from config import BatchConfig, Config
 from service.dialer.runtime import current_backend, dialer_config
 from service.errors import exception_origin
 from service.extensions import db, end_transaction
 from service.models.message import DialerMessage
+from service.models.state_machine import transition
 from service.models.states import DialerMessageState
 from service.models.types import utcnow
 
@@ -57,22 +58,24 @@ def retry_delay(attempts: int, batch: BatchConfig) -> float:
     return random.uniform(delay / 2, delay)
 
 
-def settle_after_publish(message: DialerMessage, now: datetime, batch: BatchConfig) -> None:
+def settle_after_publish(message: DialerMessage, now: datetime, config: Config) -> None:
     """Apply the retry policy to what the backend recorded on `message`."""
+    batch = config.batch
     if message.state == DialerMessageState.WAITING:
-        message.state = DialerMessageState.ERROR_RETRY
-        message.error = "The dialer backend returned without publishing the message."
+        transition(message, DialerMessageState.ERROR_RETRY, source="publish",
+                   error="The dialer backend returned without publishing the message.")
     if message.state != DialerMessageState.ERROR_RETRY:
         message.next_attempt_at = None
+        if not message.is_final_state:
+            message.next_check_at = now + timedelta(seconds=config.status.interval_seconds)
         return
     too_old = (now - message.created_at).total_seconds() >= batch.max_seconds_to_send
     if message.number_of_send_attempts >= batch.max_number_of_send_attempts or too_old:
         reason = (f"{message.number_of_send_attempts} attempts" if not too_old
                   else f"{batch.max_seconds_to_send} seconds")
-        message.state = DialerMessageState.ERROR
-        message.is_final_state = True
         message.next_attempt_at = None
-        message.error = f"Gave up after {reason}: {message.error or 'unknown error'}"
+        transition(message, DialerMessageState.ERROR, source="publish", final=True,
+                   error=f"Gave up after {reason}: {message.error or 'unknown error'}")
         return
     backoff = now + timedelta(seconds=retry_delay(message.number_of_send_attempts, batch))
     # A backend may ask for a later time (e.g. the provider's Retry-After).
@@ -99,12 +102,12 @@ def publish_stored_messages(messages: Sequence[DialerMessage]) -> None:
         logger.error("dialer backend %s raised %s", backend.dotted_path(), exception_origin(exc))
         for message in messages:
             if message.state in PUBLISHABLE_STATES:
-                message.state = DialerMessageState.ERROR_RETRY
-                message.error = f"The dialer backend failed ({type(exc).__name__})."
+                transition(message, DialerMessageState.ERROR_RETRY, source="publish",
+                           error=f"The dialer backend failed ({type(exc).__name__}).")
     now = utcnow()
-    batch = dialer_config().batch
+    config = dialer_config()
     for message in messages:
-        settle_after_publish(message, now, batch)
+        settle_after_publish(message, now, config)
     db.session.commit()
 
 

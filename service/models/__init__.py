@@ -1,12 +1,19 @@
 """Tables and pure state helpers. Nothing here commits or calls HTTP."""
 from service.models.idempotency import IdempotencyKey
-from service.models.message import DialerMessage, DialerMessageRelatedObject
+from service.models.message import (
+    DialerMessage,
+    DialerMessageEvent,
+    DialerMessageRelatedObject,
+    DialerPollState,
+)
 from service.models.states import DialerMessageState
 from service.models.template import AbstractDialerTemplate, DialerTemplate
 
 __all__ = [
     "AbstractDialerTemplate",
     "DialerMessage",
+    "DialerMessageEvent",
+    "DialerPollState",
     "DialerMessageRelatedObject",
     "DialerMessageState",
     "DialerTemplate",

@@ -4,10 +4,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, SmallInteger, String, Text
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
 from service.extensions import db
 from service.models.states import DialerMessageState
@@ -40,6 +40,7 @@ class DialerMessage(TimestampMixin, db.Model):
         Index(None, "created_at"),
         Index(None, "state", "is_final_state"),
         Index(None, "state", "next_attempt_at"),
+        Index(None, "is_final_state", "next_check_at"),
     )
 
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
@@ -66,6 +67,16 @@ class DialerMessage(TimestampMixin, db.Model):
     # When the worker may next try to publish the message; while a publisher
     # works on it, this is its lease, so no other process publishes it meanwhile.
     next_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # Call tracking: the provider's last-edit time of the last observation
+    # applied (provider-local, it only orders observations), the next call
+    # the provider scheduled, when a webhook last told us something, when the
+    # poller should next account for the message, and whether it must look
+    # the record up directly.
+    last_edited: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    nextcall_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    last_webhook_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    next_check_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    needs_status_lookup: Mapped[bool] = mapped_column(default=False)
 
     related_objects: Mapped[list["DialerMessageRelatedObject"]] = relationship(
         back_populates="dialer_message",
@@ -73,6 +84,10 @@ class DialerMessage(TimestampMixin, db.Model):
         passive_deletes=True,
         lazy="selectin",
         order_by="DialerMessageRelatedObject.id",
+    )
+    # Write-only: adding an event never loads the history.
+    events: WriteOnlyMapped["DialerMessageEvent"] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="DialerMessageEvent.id"
     )
 
     @property
@@ -99,3 +114,31 @@ class DialerMessageRelatedObject(TimestampMixin, db.Model):
     object_id_int: Mapped[Optional[int]] = mapped_column(BigInteger)
 
     dialer_message: Mapped[DialerMessage] = relationship(back_populates="related_objects")
+
+
+class DialerMessageEvent(db.Model):
+    """One observation of a message's call, applied or not: the append-only history."""
+
+    __tablename__ = "dialer_message_event"
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    dialer_message_id: Mapped[int] = mapped_column(
+        ForeignKey("dialer_message.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(16))
+    old_state: Mapped[Optional[str]] = mapped_column(String(32))
+    new_state: Mapped[Optional[str]] = mapped_column(String(32))
+    applied: Mapped[bool] = mapped_column(default=True)
+    note: Mapped[Optional[str]] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON_TYPE, default=dict)
+
+
+class DialerPollState(db.Model):
+    """Small named values the status poller keeps between runs (its watermark)."""
+
+    __tablename__ = "dialer_poll_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Optional, Sequence
 
@@ -22,8 +22,9 @@ from service.backends.daktela.client import (
     DaktelaError,
     DaktelaNotFoundError,
 )
-from service.backends.daktela.records import ACTION_STATES, RecordSnapshot, daktela_number, parse_record
+from service.backends.daktela.records import RecordSnapshot, daktela_number, parse_record
 from service.models.message import DialerMessage
+from service.models.state_machine import StateRules, apply_observation, transition
 from service.models.states import DialerMessageState
 from service.models.types import utcnow
 
@@ -105,25 +106,29 @@ class DaktelaDialerBackend(DialerBackend):
             return PublishOutcome(error=exc)
         return PublishOutcome(record=parse_record(envelope.result))
 
+    @property
+    def state_rules(self) -> StateRules:
+        return StateRules(self.settings.states_mapping, self.settings.final_actions)
+
     def record_outcome(self, message: DialerMessage, outcome: PublishOutcome) -> None:
         now = utcnow()
         if outcome.record is not None:
             record = outcome.record
-            message.state = ACTION_STATES.get(record.action, DialerMessageState.READY)
-            message.is_final_state = record.action in self.settings.final_actions
             message.sent_at = message.sent_at or now
-            message.error = None
-            message.extra_sender_data = {**(message.extra_sender_data or {}), **record.as_sender_data()}
+            message.extra_sender_data = {**(message.extra_sender_data or {}), "record_name": record.name}
+            observation = record.observation("publish", self.settings.timezone)
+            if observation.action is None:
+                # Created, but Daktela did not say how it stands: the poller will.
+                observation = replace(observation, action=1)
+            apply_observation(message, observation, self.state_rules)
             return
         error = outcome.error
         if outcome.problem is not None or (error is not None and not error.transient
                                            and not isinstance(error, DaktelaNotFoundError)):
-            message.state = DialerMessageState.ERROR
-            message.is_final_state = True
-            message.error = outcome.problem or str(error)
+            transition(message, DialerMessageState.ERROR, source="publish", final=True,
+                       error=outcome.problem or str(error))
             return
-        message.state = DialerMessageState.ERROR_RETRY
-        message.error = str(error)
+        transition(message, DialerMessageState.ERROR_RETRY, source="publish", error=str(error))
         if error is not None and error.retry_after:
             message.next_attempt_at = now + timedelta(seconds=error.retry_after)
 

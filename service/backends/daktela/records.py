@@ -2,19 +2,36 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Optional
+from zoneinfo import ZoneInfo
 
-from service.models.states import DialerMessageState
+from service.models.state_machine import Observation
 
-ACTION_STATES = {
-    0: DialerMessageState.NOT_ASSIGNED,
-    1: DialerMessageState.READY,
-    2: DialerMessageState.RESCHEDULED_BY_DIALER,
-    3: DialerMessageState.CALL_IN_PROGRESS,
-    4: DialerMessageState.HANGUP,
-    5: DialerMessageState.DONE,
-    6: DialerMessageState.RESCHEDULED,
-}
+TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S.%f")
+
+
+def parse_daktela_time(value: Any) -> Optional[datetime]:
+    """Daktela's `YYYY-MM-DD HH:MM:SS` (instance-local, no zone) as a naive datetime."""
+    if not isinstance(value, str) or not value.strip() or value.strip().lower() == "null":
+        return None
+    text = value.strip()
+    for time_format in TIME_FORMATS:
+        try:
+            return datetime.strptime(text, time_format)
+        except ValueError:
+            continue
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=None) if parsed.tzinfo is None else parsed.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def daktela_local_to_utc(value: Optional[datetime], zone: str) -> Optional[datetime]:
+    if value is None:
+        return None
+    return value.replace(tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -25,6 +42,15 @@ class RecordSnapshot:
     edited: Optional[str]
     nextcall: Optional[str]
     call_id: Optional[str]
+
+    def observation(self, source: str, zone: str) -> Observation:
+        """This record as an observation for the state machine; times read in `zone`."""
+        return Observation(
+            source=source, action=self.action, statuses=self.statuses,
+            edited=parse_daktela_time(self.edited),
+            nextcall=daktela_local_to_utc(parse_daktela_time(self.nextcall), zone),
+            call_id=self.call_id, payload=self.as_sender_data(),
+        )
 
     def as_sender_data(self) -> dict[str, Any]:
         return {

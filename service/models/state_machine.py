@@ -1,0 +1,135 @@
+"""The one state machine of dialer messages: every change of `state` goes through here.
+
+Two entry points, both pure (they change the message and add an event to its
+history; the caller commits):
+
+- `apply_observation`: what the provider says about the call (from a
+  webhook, a poll, a look-up or a publish answer). Observations are ordered
+  by the provider's `edited` time, so duplicates and late arrivals cannot
+  move a message backwards, and a final message never changes again.
+- `transition`: our own decisions (published, retry, gave up, expired,
+  status checks failed), refused once the message is final.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping, Optional
+
+from service.models.message import DialerMessage, DialerMessageEvent
+from service.models.states import DialerMessageState
+
+ACTION_STATES = {
+    0: DialerMessageState.NOT_ASSIGNED,
+    1: DialerMessageState.READY,
+    2: DialerMessageState.RESCHEDULED_BY_DIALER,
+    3: DialerMessageState.CALL_IN_PROGRESS,
+    4: DialerMessageState.HANGUP,
+    5: DialerMessageState.DONE,
+    6: DialerMessageState.RESCHEDULED,
+}
+RESCHEDULED_STATES = frozenset(
+    {DialerMessageState.RESCHEDULED_BY_DIALER, DialerMessageState.RESCHEDULED}
+)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The provider's view of one call at one moment."""
+
+    source: str
+    action: Optional[int]
+    statuses: tuple[str, ...] = ()
+    edited: Optional[datetime] = None  # provider-local; it only orders observations
+    nextcall: Optional[datetime] = None  # aware UTC
+    call_id: Optional[str] = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StateRules:
+    """The provider's codes in our terms (DAKTELA_STATES_MAPPING, DAKTELA_FINAL_ACTIONS)."""
+
+    states_mapping: Mapping[str, str] = field(default_factory=dict)
+    final_actions: frozenset[int] = frozenset({5})
+
+
+def _event(message: DialerMessage, source: str, old: Optional[DialerMessageState],
+           applied: bool, note: Optional[str], payload: Mapping[str, Any]) -> DialerMessageEvent:
+    event = DialerMessageEvent(
+        source=source, old_state=old.value if old else None,
+        new_state=message.state.value if message.state else None,
+        applied=applied, note=note, payload=dict(payload),
+    )
+    message.events.add(event)
+    return event
+
+
+def observed_state(observation: Observation, rules: StateRules) -> tuple[Optional[DialerMessageState], Optional[str]]:
+    """(state, warning): the first status's mapping wins, else the action's state."""
+    action_state = ACTION_STATES.get(observation.action) if observation.action is not None else None
+    if observation.statuses:
+        status = observation.statuses[0]
+        mapped = rules.states_mapping.get(status)
+        if mapped is not None:
+            return DialerMessageState(mapped), None
+        return action_state, f"unmapped Daktela status {status!r}; used the action's state"
+    return action_state, None
+
+
+def _rank(is_final: bool, action: Optional[int], state: Optional[DialerMessageState]) -> tuple:
+    """Orders two different observations with the same `edited`, whatever order they arrive in."""
+    return (is_final, -1 if action is None else action, state.value if state else "")
+
+
+def apply_observation(message: DialerMessage, observation: Observation, rules: StateRules) -> DialerMessageEvent:
+    """Apply `observation` unless the message is final or already knows something newer."""
+    old = message.state
+    state, warning = observed_state(observation, rules)
+
+    def ignored(reason: str) -> DialerMessageEvent:
+        return _event(message, observation.source, old, False, reason, observation.payload)
+
+    if message.is_final_state:
+        return ignored("the message is in a final state")
+    if state is None:
+        return ignored("the observation has no known action")
+    final = observation.action in rules.final_actions
+    if message.last_edited is not None and observation.edited is not None:
+        if observation.edited < message.last_edited:
+            return ignored("older than the last applied observation")
+        if observation.edited == message.last_edited:
+            current = _rank(message.is_final_state, (message.extra_sender_data or {}).get("action"), old)
+            if _rank(final, observation.action, state) <= current:
+                return ignored("repeats the last applied observation")
+    elif message.last_edited is not None:
+        return ignored("has no edited time to order it by")
+    message.state = state
+    message.is_final_state = final
+    message.last_edited = observation.edited or message.last_edited
+    rescheduled = not final and (state in RESCHEDULED_STATES or observation.nextcall is not None)
+    message.nextcall_at = observation.nextcall if rescheduled else None
+    message.number_of_status_check_attempts = 0
+    message.error = None
+    message.extra_sender_data = {
+        **(message.extra_sender_data or {}),
+        "action": observation.action,
+        "statuses": list(observation.statuses),
+        "edited": observation.edited.strftime("%Y-%m-%d %H:%M:%S") if observation.edited else None,
+        "nextcall": observation.nextcall.isoformat() if observation.nextcall else None,
+        "call_id": observation.call_id,
+    }
+    return _event(message, observation.source, old, True, warning, observation.payload)
+
+
+def transition(message: DialerMessage, state: DialerMessageState, *, source: str, final: bool = False,
+               error: Optional[str] = None, note: Optional[str] = None,
+               payload: Optional[Mapping[str, Any]] = None) -> Optional[DialerMessageEvent]:
+    """Our own decision about a message; None (and no change) once the message is final."""
+    if message.is_final_state:
+        return None
+    old = message.state
+    message.state = state
+    message.is_final_state = final
+    message.error = error
+    return _event(message, source, old, True, note or error, payload or {})
