@@ -5,6 +5,7 @@ from flask.cli import AppGroup
 
 from service.dialer.idempotency import purge_expired_keys
 from service.dialer.publishing import publish_due_messages
+from service.dialer.runtime import current_backend
 
 dialer_cli = AppGroup("dialer", help="Dialer message service commands.")
 
@@ -27,6 +28,12 @@ def worker_command() -> None:
 def send_batch_command(max_batches) -> None:
     """Publish the messages that are due now (WAITING, or ERROR_RETRY past its back-off)."""
     click.echo(str(publish_due_messages(max_batches=max_batches)))
+
+
+@dialer_cli.command("check-status")
+def check_status_command() -> None:
+    """Ask Daktela about the calls in progress once, and print what was checked and changed."""
+    click.echo(str(current_backend().bulk_check_dialer_status()))
 
 
 @dialer_cli.command("purge-idempotency-keys")

@@ -14,7 +14,8 @@ from flask import Flask
 
 from service.dialer.idempotency import purge_expired_keys
 from service.dialer.publishing import publish_due_messages
-from service.dialer.runtime import dialer_config
+from service.dialer.runtime import current_backend, dialer_config
+from service.dialer.status_check import check_dialer_status
 from service.errors import exception_origin
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,8 @@ def _in_app_context(app: Flask, job: Callable[[], object], name: str) -> Callabl
 
 def build_scheduler(app: Flask) -> BlockingScheduler:
     with app.app_context():
-        batch = dialer_config().batch
+        batch, status = dialer_config().batch, dialer_config().status
+        backend = current_backend()
     # APScheduler logs every run at INFO; our jobs log what they did.
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     scheduler = BlockingScheduler(timezone=timezone.utc)
@@ -47,6 +49,11 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
         seconds=batch.send_interval_seconds, id="publish", next_run_time=datetime.now(timezone.utc),
         **common,
     )
+    if hasattr(backend, "changed_records"):
+        scheduler.add_job(
+            _in_app_context(app, check_dialer_status, "check-status"), "interval",
+            seconds=status.interval_seconds, id="check-status", **common,
+        )
     scheduler.add_job(
         _in_app_context(app, purge_expired_keys, "purge-idempotency-keys"), "interval",
         hours=1, id="purge-idempotency-keys", **common,

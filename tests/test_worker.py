@@ -7,7 +7,7 @@ def test_worker_schedules_publishing_and_purging_safely(make_app):
     app = make_app(batch=BatchConfig(send_interval_seconds=7))
     scheduler = build_scheduler(app)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"publish", "purge-idempotency-keys"}
+    assert set(jobs) == {"publish", "purge-idempotency-keys"}  # the dummy backend cannot be polled
     for job in jobs.values():
         assert job.max_instances == 1 and job.coalesce is True
     assert jobs["publish"].trigger.interval.total_seconds() == 7

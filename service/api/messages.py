@@ -3,15 +3,17 @@ from flask_smorest import Blueprint
 
 from service.api.auth import guard_api_request
 from service.api.idempotency import idempotent
-from service.dialer.messages import MessageFilter, get_message, list_messages
+from service.dialer.messages import MessageFilter, get_message, list_message_events, list_messages
 from service.dialer.sending import send_bulk, send_message
 from service.schemas.messages import (
     BulkMessageCreateSchema,
     BulkMessageListSchema,
     MessageCreateSchema,
+    MessageEventListSchema,
     MessageListSchema,
     MessageQuerySchema,
     MessageSchema,
+    PageQuerySchema,
 )
 
 blp = Blueprint(
@@ -62,3 +64,11 @@ def read_messages(query):
 def read_message(message_id):
     """Read one dialer message"""
     return get_message(message_id)
+
+
+@blp.route("/<int:message_id>/events", methods=["GET"])
+@blp.arguments(PageQuerySchema, location="query", unknown="raise")
+@blp.response(200, MessageEventListSchema)
+def read_message_events(query, message_id):
+    """A message's history: every observation of its call, applied or ignored, oldest first"""
+    return list_message_events(message_id, query["cursor"], query["limit"])

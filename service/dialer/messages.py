@@ -11,7 +11,7 @@ from service.dialer.pagination import Page, decode_cursor, page_from_rows
 from service.dialer.related import object_id_as_int
 from service.errors import InvalidInputError, NotFoundError
 from service.extensions import db, end_transaction
-from service.models.message import DialerMessage, DialerMessageRelatedObject
+from service.models.message import DialerMessage, DialerMessageEvent, DialerMessageRelatedObject
 from service.models.states import DialerMessageState
 
 
@@ -85,6 +85,21 @@ def list_messages(filters: MessageFilter, cursor: Optional[str], limit: int) -> 
         .order_by(DialerMessage.id.desc())
         .limit(limit + 1)
     )
+    rows = list(db.session.scalars(query))
+    end_transaction()
+    return page_from_rows(rows, limit)
+
+
+def list_message_events(message_id: int, cursor: Optional[str], limit: int) -> Page[DialerMessageEvent]:
+    """A message's history, oldest first: every observation, applied or ignored."""
+    if db.session.get(DialerMessage, message_id) is None:
+        end_transaction()
+        raise MessageNotFoundError()
+    query = (select(DialerMessageEvent).where(DialerMessageEvent.dialer_message_id == message_id)
+             .order_by(DialerMessageEvent.id).limit(limit + 1))
+    after_id = decode_cursor(cursor)
+    if after_id is not None:
+        query = query.where(DialerMessageEvent.id > after_id)
     rows = list(db.session.scalars(query))
     end_transaction()
     return page_from_rows(rows, limit)

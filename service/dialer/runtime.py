@@ -1,6 +1,7 @@
 """The dialer's per-application parts: configuration, backend, template model."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from flask import Flask, current_app
@@ -11,6 +12,7 @@ from service.importing import import_string
 from service.models.template import AbstractDialerTemplate
 
 EXTENSION_KEY = "dialer"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ def init_dialer(app: Flask, config: Config) -> DialerRuntime:
         config=config, backend=backend_class(config), template_model=template_model
     )
     app.extensions[EXTENSION_KEY] = runtime
+    if config.sender_backend == "daktela" and not config.daktela.webhook_secrets:
+        logger.warning("DAKTELA_WEBHOOK_SECRETS is not set: every call to /webhooks/daktela is refused "
+                       "and call results arrive only through the poller")
     return runtime
 
 

@@ -109,3 +109,19 @@ class MessageQuerySchema(PageQuerySchema):
     object_id = fields.String()
     created_after = UTCDateTime()
     created_before = UTCDateTime()
+
+
+class MessageEventSchema(Schema):
+    id = fields.Integer()
+    created_at = fields.DateTime(format="iso")
+    source = fields.String(metadata={"description": "webhook, poll, lookup or publish"})
+    old_state = fields.String(allow_none=True)
+    new_state = fields.String(allow_none=True)
+    applied = fields.Boolean()
+    note = fields.String(allow_none=True, metadata={"description": "why it was ignored, or a warning"})
+    payload = fields.Dict()
+
+
+class MessageEventListSchema(Schema):
+    items = fields.List(fields.Nested(MessageEventSchema))
+    next_cursor = fields.String(allow_none=True)

@@ -12,7 +12,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from config import Config, ConfigError, DaktelaConfig
 from service.backends.base import DialerBackend
@@ -24,11 +24,17 @@ from service.backends.daktela.client import (
 )
 from service.backends.daktela.records import RecordSnapshot, daktela_number, parse_record
 from service.models.message import DialerMessage
-from service.models.state_machine import StateRules, apply_observation, transition
+from service.models.state_machine import Observation, StateRules, apply_observation, transition
 from service.models.states import DialerMessageState
 from service.models.types import utcnow
 
 logger = logging.getLogger(__name__)
+LIST_PAGE_SIZE = 1000  # Daktela's largest `take`
+
+
+def _parse_records(data: list) -> list[RecordSnapshot]:
+    """Records that have a name; the others cannot be matched to a message."""
+    return [parse_record(item) for item in data if isinstance(item.get("name"), str)]
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,67 @@ class DaktelaDialerBackend(DialerBackend):
         )
 
     def record_name(self, message: DialerMessage) -> str:
-        return f"{self.settings.record_name_prefix}{message.id}"
+        return self.record_name_for(message.id)
+
+    def record_name_for(self, message_id: int) -> str:
+        return f"{self.settings.record_name_prefix}{message_id}"
+
+    def message_id_for(self, record_name: str) -> Optional[int]:
+        """The message a record name belongs to; None for records that are not ours."""
+        prefix = self.settings.record_name_prefix
+        if not isinstance(record_name, str) or not record_name.startswith(prefix):
+            return None
+        rest = record_name[len(prefix):]
+        return int(rest) if rest.isdigit() and rest.isascii() and len(rest) < 19 else None
+
+    def observation_of(self, record: RecordSnapshot, source: str) -> Observation:
+        return record.observation(source, self.settings.timezone)
+
+    # -- status checks (used by service.dialer.status_check) -----------------
+    def server_time(self) -> Optional[str]:
+        """Daktela's clock (`_time`), read with the smallest list request."""
+        return self.client.list_records({**self._our_records_filter(), "take": 1}).time
+
+    def changed_records(self, since: str) -> Iterator[tuple[list[RecordSnapshot], Optional[str]]]:
+        """Our records edited at or after `since` (Daktela-local), oldest first, a page at a time."""
+        skip = 0
+        while True:
+            params = {
+                "filter[logic]": "and",
+                "filter[filters][0][field]": "name",
+                "filter[filters][0][operator]": "like",
+                "filter[filters][0][value]": f"{self.settings.record_name_prefix}%",
+                "filter[filters][1][field]": "edited",
+                "filter[filters][1][operator]": "gte",
+                "filter[filters][1][value]": since,
+                "sort[0][field]": "edited", "sort[0][dir]": "asc",
+                "skip": skip, "take": LIST_PAGE_SIZE,
+            }
+            envelope = self.client.list_records(params)
+            records = _parse_records(envelope.result["data"])
+            yield records, envelope.time
+            if len(envelope.result["data"]) < LIST_PAGE_SIZE:
+                return
+            skip += LIST_PAGE_SIZE
+
+    def look_up_records(self, names: Sequence[str]) -> tuple[dict[str, RecordSnapshot], Optional[str]]:
+        """The records with these names (absent ones are missing from the result)."""
+        params: dict[str, Any] = {"filter[field]": "name", "filter[operator]": "in", "take": LIST_PAGE_SIZE}
+        for index, name in enumerate(names):
+            params[f"filter[value][{index}]"] = name
+        envelope = self.client.list_records(params)
+        return {record.name: record for record in _parse_records(envelope.result["data"])}, envelope.time
+
+    def _our_records_filter(self) -> dict[str, str]:
+        return {"filter[field]": "name", "filter[operator]": "like",
+                "filter[value]": f"{self.settings.record_name_prefix}%"}
+
+    def bulk_check_dialer_status(self):
+        """The seed's poll: ask Daktela what happened to the calls in progress."""
+        # Imported here: the dialer service uses backends, not the reverse.
+        from service.dialer.status_check import check_dialer_status
+
+        return check_dialer_status()
 
     def record_request(self, message: DialerMessage) -> RecordRequest:
         name = self.record_name(message)

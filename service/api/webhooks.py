@@ -1,0 +1,49 @@
+"""POST /webhooks/daktela: call results pushed by Daktela's Events module."""
+import hmac
+import json
+
+from flask import Blueprint, request
+
+from service.dialer.runtime import dialer_config
+from service.dialer.webhooks import receive_daktela_webhook
+from service.errors import AuthenticationError, InvalidInputError, ServiceError
+
+blp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+
+class MalformedWebhookError(ServiceError):
+    status_code = 400
+    default_message = "The webhook body must be a JSON object or form fields."
+
+
+def _check_secret() -> None:
+    """Fail closed: without DAKTELA_WEBHOOK_SECRETS every webhook is refused."""
+    presented = request.headers.get("X-Webhook-Secret") or request.args.get("token") or ""
+    matched = False
+    for secret in dialer_config().daktela.webhook_secrets:
+        matched |= hmac.compare_digest(presented.encode(), secret.encode())
+    if not presented or not matched:
+        raise AuthenticationError("A valid webhook secret is required (X-Webhook-Secret or ?token=).")
+
+
+def _body() -> dict:
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return request.form.to_dict()
+    raw = request.get_data(cache=True)
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedWebhookError() from None
+    if not isinstance(body, dict):
+        raise MalformedWebhookError()
+    return body
+
+
+@blp.post("/daktela")
+def daktela_webhook():
+    _check_secret()
+    values = _body()
+    if not values:
+        raise InvalidInputError("The webhook is empty.", errors={"name": ["Missing."]})
+    result = receive_daktela_webhook(values)
+    return result.body(), result.status_code

@@ -1,0 +1,293 @@
+"""The fallback poller (`bulk_check_dialer_status`): every message reaches a final state.
+
+One run, under a lock so that two workers never run it at once:
+
+1. expire messages still not final DIALER_IDLE_MESSAGES_TIMEOUT_MINUTES after sending;
+2. follow Daktela's change feed: our records edited since the watermark (Daktela's
+   own `_time` at the previous run, minus an overlap), 1,000 a page, applied page
+   by page. Its cost grows with what changed, not with what is pending;
+3. look up, in `name in […]` batches, the messages that need a direct look
+   (a webhook hint Daktela could not answer, or all pending ones on the first run);
+4. account for due messages: a successful run resets their failed-check count,
+   a failed one counts it, and too many failures end in ERROR_UPDATE.
+
+No database transaction is open while Daktela is asked anything.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Iterable, Optional
+
+from sqlalchemy import and_, or_, select, update
+
+from service.backends.daktela.client import DaktelaError
+from service.backends.daktela.records import RecordSnapshot, parse_daktela_time
+from service.dialer.locks import exclusive_run
+from service.dialer.publishing import PUBLISHABLE_STATES
+from service.dialer.runtime import current_backend, dialer_config
+from service.errors import BackendNotSupportedError, exception_origin
+from service.extensions import db, end_transaction
+from service.models.message import DialerMessage, DialerPollState
+from service.models.state_machine import StateRules, apply_observation, transition
+from service.models.states import DialerMessageState
+from service.models.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+WATERMARK = "daktela_watermark"
+ROW_BATCH = 500
+MAX_LOOKUPS_PER_RUN = 10_000
+
+
+@dataclass
+class CheckReport:
+    requests: int = 0
+    records_seen: int = 0
+    applied: int = 0
+    ignored: int = 0
+    expired: int = 0
+    failed_checks: int = 0
+    errors: list[str] = field(default_factory=list)
+    skipped: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.applied or self.expired or self.failed_checks or self.errors)
+
+    def __str__(self) -> str:
+        if self.skipped:
+            return "another worker is checking message states; skipped"
+        text = (f"checked: {self.requests} Daktela requests, {self.records_seen} records seen, "
+                f"{self.applied} changes applied, {self.ignored} observations ignored, "
+                f"{self.expired} expired, {self.failed_checks} failed checks")
+        return text + "".join(f"\n  error: {error}" for error in self.errors)
+
+
+def _tracked(now: datetime):
+    """Sent, not final, and not being (re)published."""
+    return and_(
+        DialerMessage.sent_at.is_not(None),
+        DialerMessage.is_final_state.is_(False),
+        DialerMessage.state.not_in(PUBLISHABLE_STATES),
+    )
+
+
+def _rules() -> StateRules:
+    daktela = dialer_config().daktela
+    return StateRules(daktela.states_mapping, daktela.final_actions)
+
+
+def _batches_of_ids(condition, order_by, limit: int = ROW_BATCH) -> Iterable[list[int]]:
+    """Ids matching `condition`, a bounded batch at a time (keyset on id)."""
+    last_id = 0
+    while True:
+        ids = list(db.session.scalars(
+            select(DialerMessage.id).where(condition, DialerMessage.id > last_id)
+            .order_by(*order_by, DialerMessage.id).limit(limit)
+        ))
+        end_transaction()
+        if not ids:
+            return
+        yield ids
+        if len(ids) < limit:
+            return
+        last_id = ids[-1]
+
+
+def _lock_messages(ids: Iterable[int], now: datetime) -> list[DialerMessage]:
+    query = (select(DialerMessage).where(DialerMessage.id.in_(list(ids)), _tracked(now))
+             .execution_options(populate_existing=True))
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return list(db.session.scalars(query))
+
+
+def apply_records(backend, records: Iterable[RecordSnapshot], source: str, report: CheckReport) -> None:
+    """Apply Daktela records to the messages they belong to, in one short transaction."""
+    now = utcnow()
+    by_id = {}
+    for record in records:
+        report.records_seen += 1
+        message_id = backend.message_id_for(record.name)
+        if message_id is not None:
+            by_id[message_id] = record
+    if not by_id:
+        return
+    interval = timedelta(seconds=dialer_config().status.interval_seconds)
+    rules = _rules()
+    failed = []
+    for message in _lock_messages(by_id, now):
+        try:
+            event = apply_observation(message, backend.observation_of(by_id[message.id], source), rules)
+        except Exception as exc:  # one bad record never stops the others
+            logger.warning("record of message %s not applied: %s", message.id, exception_origin(exc))
+            failed.append(message.id)
+            continue
+        message.needs_status_lookup = False
+        message.next_check_at = now + interval
+        if event.applied:
+            report.applied += 1
+        else:
+            report.ignored += 1
+    db.session.commit()
+    if failed:
+        _count_failed_checks(failed, "Daktela's record could not be read.", report)
+
+
+def expire_idle_messages(report: CheckReport) -> None:
+    now = utcnow()
+    minutes = dialer_config().status.idle_timeout_minutes
+    idle = and_(_tracked(now), DialerMessage.sent_at <= now - timedelta(minutes=minutes))
+    for ids in _batches_of_ids(idle, [DialerMessage.sent_at]):
+        for message in _lock_messages(ids, now):
+            transition(message, DialerMessageState.EXPIRED, source="poll", final=True,
+                       error=f"No final answer from Daktela within {minutes} minutes of sending.")
+            report.expired += 1
+        db.session.commit()
+
+
+def _watermark() -> Optional[str]:
+    state = db.session.get(DialerPollState, WATERMARK)
+    end_transaction()
+    return state.value if state else None
+
+
+def _save_watermark(value: str) -> None:
+    state = db.session.get(DialerPollState, WATERMARK)
+    if state is None:
+        db.session.add(DialerPollState(name=WATERMARK, value=value))
+    else:
+        state.value = value
+    db.session.commit()
+
+
+def _since(watermark: str) -> str:
+    parsed = parse_daktela_time(watermark)
+    if parsed is None:
+        return watermark
+    overlap = timedelta(seconds=dialer_config().daktela.poll_overlap_seconds)
+    return (parsed - overlap).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def follow_changes(backend, report: CheckReport) -> bool:
+    """Apply what changed since the last run; False when Daktela could not be read."""
+    try:
+        watermark = _watermark()
+        if watermark is None:
+            # First run: nothing to follow yet. Take Daktela's clock now, and look
+            # every pending message up directly; from now on the feed covers them.
+            report.requests += 1
+            server_time = backend.server_time()
+            now = utcnow()
+            db.session.execute(update(DialerMessage).where(_tracked(now)).values(needs_status_lookup=True)
+                               .execution_options(synchronize_session=False))
+            db.session.commit()
+            if server_time:
+                _save_watermark(server_time)
+            return True
+        first_time = None
+        for records, server_time in backend.changed_records(_since(watermark)):
+            report.requests += 1
+            first_time = first_time or server_time
+            apply_records(backend, records, "poll", report)
+    except DaktelaError as exc:
+        db.session.rollback()
+        report.errors.append(str(exc))
+        return False
+    if first_time:
+        _save_watermark(first_time)
+    return True
+
+
+def look_up_flagged(backend, report: CheckReport) -> bool:
+    """Direct looks for messages that need one, oldest first, in bounded batches."""
+    now = utcnow()
+    flagged = and_(_tracked(now), DialerMessage.needs_status_lookup.is_(True),
+                   or_(DialerMessage.nextcall_at.is_(None), DialerMessage.nextcall_at <= now))
+    size = dialer_config().status.lookup_batch_size
+    looked = 0
+    for ids in _batches_of_ids(flagged, [DialerMessage.sent_at], limit=size):
+        names = {backend.record_name_for(message_id): message_id for message_id in ids}
+        try:
+            report.requests += 1
+            records, _ = backend.look_up_records(list(names))
+        except DaktelaError as exc:
+            report.errors.append(str(exc))
+            _count_failed_checks(ids, str(exc), report)
+            return False
+        apply_records(backend, records.values(), "lookup", report)
+        missing = [message_id for name, message_id in names.items() if name not in records]
+        _record_missing(backend, missing, report)
+        looked += len(ids)
+        if looked >= MAX_LOOKUPS_PER_RUN:
+            break
+    return True
+
+
+def _record_missing(backend, ids: list[int], report: CheckReport) -> None:
+    if not ids:
+        return
+    for message in _lock_messages(ids, utcnow()):
+        transition(message, DialerMessageState.ERROR_UPDATE, source="lookup", final=True,
+                   error=f"Daktela has no record named {backend.record_name(message)} (404).")
+        report.failed_checks += 1
+    db.session.commit()
+
+
+def _count_failed_checks(ids: list[int], error: str, report: CheckReport) -> None:
+    """A failed check never changes the call's state, until there have been too many."""
+    now = utcnow()
+    status = dialer_config().status
+    for message in _lock_messages(ids, now):
+        message.number_of_status_check_attempts += 1
+        message.next_check_at = now + timedelta(seconds=status.interval_seconds)
+        report.failed_checks += 1
+        if message.number_of_status_check_attempts >= status.max_failed_checks:
+            transition(message, DialerMessageState.ERROR_UPDATE, source="poll", final=True,
+                       error=f"{message.number_of_status_check_attempts} status checks failed; "
+                             f"the last: {error}")
+        else:
+            message.error = f"Status check failed: {error}"
+    db.session.commit()
+
+
+def account_for_due_messages(run_ok: bool, last_error: str, report: CheckReport) -> None:
+    """Due messages were checked by this run: reset their count on success, count a failure otherwise."""
+    now = utcnow()
+    interval = timedelta(seconds=dialer_config().status.interval_seconds)
+    due = and_(
+        _tracked(now),
+        or_(DialerMessage.next_check_at.is_(None), DialerMessage.next_check_at <= now),
+        or_(DialerMessage.nextcall_at.is_(None), DialerMessage.nextcall_at <= now),
+        or_(DialerMessage.last_webhook_at.is_(None), DialerMessage.last_webhook_at < now - interval),
+    )
+    if run_ok:
+        db.session.execute(
+            update(DialerMessage).where(due)
+            .values(number_of_status_check_attempts=0, next_check_at=now + interval)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        return
+    for ids in _batches_of_ids(due, [DialerMessage.sent_at]):
+        _count_failed_checks(ids, last_error, report)
+
+
+def check_dialer_status() -> CheckReport:
+    """One poller run (the worker runs it every DIALER_CHECK_STATUS_INTERVAL_SECONDS)."""
+    backend = current_backend()
+    if not hasattr(backend, "changed_records"):
+        raise BackendNotSupportedError(
+            f"The dialer backend {backend.dotted_path()} cannot check message states."
+        )
+    report = CheckReport()
+    with exclusive_run("check-dialer-status") as acquired:
+        if not acquired:
+            report.skipped = True
+            return report
+        expire_idle_messages(report)
+        feed_ok = follow_changes(backend, report)
+        lookups_ok = look_up_flagged(backend, report)
+        account_for_due_messages(feed_ok and lookups_ok, report.errors[-1] if report.errors else "", report)
+    return report

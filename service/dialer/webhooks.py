@@ -1,0 +1,169 @@
+"""Call results pushed by Daktela's Events module.
+
+Daktela posts whatever body an administrator templates, so the payload is
+read leniently: JSON or form fields, a whole record under `result` or
+`record`, values as text ("null" included), statuses in several shapes.
+With `action` and `edited` the observation is applied at once; without them
+it is a hint: the record is fetched from Daktela and applied, or, when
+Daktela cannot be reached, the message is queued for the poller's next run.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from service.backends.daktela.client import DaktelaError
+from service.backends.daktela.records import daktela_local_to_utc, parse_action, parse_daktela_time
+from service.dialer.runtime import current_backend, dialer_config
+from service.dialer.status_check import CheckReport, apply_records
+from service.errors import InvalidInputError
+from service.extensions import db
+from service.models.message import DialerMessage
+from service.models.state_machine import Observation, StateRules, apply_observation
+from service.models.types import utcnow
+
+logger = logging.getLogger(__name__)
+FIELDS = ("name", "action", "statuses", "edited", "nextcall", "call_id")
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    status_code: int
+    result: str
+    message_id: Optional[int] = None
+    state: Optional[str] = None
+
+    def body(self) -> dict:
+        body = {"result": self.result}
+        if self.message_id is not None:
+            body.update(message_id=self.message_id, state=self.state)
+        return body
+
+
+def _text(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and value.strip() and value.strip().lower() not in ("null", "none", "undefined"):
+        return value.strip()
+    return None
+
+
+def _decoded(value: Any) -> Any:
+    if isinstance(value, str) and value.strip()[:1] in ("[", "{", '"'):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def parse_statuses(value: Any) -> tuple[str, ...]:
+    """A list of status objects or names, a comma-separated string, or JSON text of either."""
+    value = _decoded(value)
+    if isinstance(value, dict):
+        value = [value]
+    if isinstance(value, str):
+        value = [part for part in value.split(",")]
+    if not isinstance(value, list):
+        return ()
+    names = []
+    for item in value:
+        name = _text(item.get("name") if isinstance(item, dict) else item)
+        if name:
+            names.append(name)
+    return tuple(names)
+
+
+def normalize_payload(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields we read, from the top level or a record nested under result/record."""
+    merged = {key: values.get(key) for key in FIELDS}
+    nested = _decoded(values.get("result") or values.get("record"))
+    if isinstance(nested, dict):
+        merged.update({key: nested[key] for key in FIELDS if key in nested})
+    return merged
+
+
+def _observation(payload: Mapping[str, Any], zone: str) -> Optional[Observation]:
+    errors = {}
+    raw_action, raw_edited = _text(payload.get("action")), _text(payload.get("edited"))
+    action = parse_action(raw_action) if raw_action is not None else None
+    if raw_action is not None and action is None:
+        errors["action"] = ["action must be a number such as 5."]
+    edited = parse_daktela_time(raw_edited) if raw_edited is not None else None
+    if raw_edited is not None and edited is None:
+        errors["edited"] = ["edited must be a time such as 2026-11-26 10:00:00."]
+    raw_nextcall = _text(payload.get("nextcall"))
+    nextcall = parse_daktela_time(raw_nextcall) if raw_nextcall else None
+    if raw_nextcall and nextcall is None:
+        errors["nextcall"] = ["nextcall must be a time such as 2026-11-26 10:00:00."]
+    if errors:
+        raise InvalidInputError(errors=errors)
+    if action is None or edited is None:
+        return None
+    statuses = parse_statuses(payload.get("statuses"))
+    call_id = _text(payload.get("call_id"))
+    return Observation(
+        source="webhook", action=action, statuses=statuses, edited=edited,
+        nextcall=daktela_local_to_utc(nextcall, zone), call_id=call_id,
+        payload={"name": payload.get("name"), "action": action, "statuses": list(statuses),
+                 "edited": raw_edited, "nextcall": raw_nextcall, "call_id": call_id},
+    )
+
+
+def _locked_message(message_id: int) -> Optional[DialerMessage]:
+    query = db.select(DialerMessage).where(DialerMessage.id == message_id).execution_options(
+        populate_existing=True)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return db.session.scalars(query).one_or_none()
+
+
+def receive_daktela_webhook(values: Mapping[str, Any]) -> WebhookResult:
+    """Apply, fetch or queue what one webhook says; never drops a hint about one of our messages."""
+    payload = normalize_payload(values)
+    name = _text(payload.get("name"))
+    if name is None:
+        raise InvalidInputError("The webhook has no record name.", errors={"name": ["Missing."]})
+    backend = current_backend()
+    config = dialer_config().daktela
+    observation = _observation(payload, config.timezone)
+    message_id = backend.message_id_for(name) if hasattr(backend, "message_id_for") else None
+    message = _locked_message(message_id) if message_id is not None else None
+    if message is None:
+        db.session.rollback()
+        logger.info("webhook for record %s, which is not one of our messages", name[:100])
+        return WebhookResult(202, "unknown record")
+    message.last_webhook_at = utcnow()
+    if message.sent_at is None:
+        # Still being published: the poller looks the record up once it is.
+        message.needs_status_lookup = True
+        db.session.commit()
+        return WebhookResult(202, "queued for a status check", message.id, message.state.value)
+    if observation is not None:
+        event = apply_observation(message, observation, StateRules(config.states_mapping, config.final_actions))
+        db.session.commit()
+        return WebhookResult(200, "applied" if event.applied else "ignored", message.id, message.state.value)
+    db.session.commit()
+    return _fetch_and_apply(backend, message.id, name)
+
+
+def _fetch_and_apply(backend, message_id: int, name: str) -> WebhookResult:
+    try:
+        records, _ = backend.look_up_records([name])
+    except DaktelaError as exc:
+        logger.warning("webhook hint for %s: Daktela unreachable (%s); queued for the poller", name, exc)
+        records = None
+    if records is not None and name in records:
+        apply_records(backend, [records[name]], "webhook", CheckReport())
+        message = db.session.get(DialerMessage, message_id)
+        db.session.commit()
+        return WebhookResult(200, "fetched", message_id, message.state.value)
+    message = _locked_message(message_id)
+    message.needs_status_lookup = True
+    message.next_check_at = utcnow()
+    db.session.commit()
+    return WebhookResult(202, "queued for a status check", message_id, message.state.value)
