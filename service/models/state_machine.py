@@ -5,10 +5,13 @@ history; the caller commits):
 
 - `apply_observation`: what the provider says about the call (from a
   webhook, a poll, a look-up or a publish answer). Observations are ordered
-  by the provider's `edited` time, so duplicates and late arrivals cannot
-  move a message backwards, and a final message never changes again.
+  by the provider's `edited` time: duplicates and late arrivals cannot move
+  a message backwards, nothing after a final answer applies, and the result
+  of any arrival order equals applying them in `edited` order (so a late
+  final answer that is *earlier* than what was applied still ends the call).
 - `transition`: our own decisions (published, retry, gave up, expired,
-  status checks failed), refused once the message is final.
+  status checks failed), refused once the message is final. Our own final
+  states (ERROR, ERROR_UPDATE, EXPIRED, DEBUG) are never changed again.
 """
 from __future__ import annotations
 
@@ -82,28 +85,45 @@ def _rank(is_final: bool, action: Optional[int], state: Optional[DialerMessageSt
     return (is_final, -1 if action is None else action, state.value if state else "")
 
 
+OUR_FINAL_STATES = frozenset(
+    {DialerMessageState.ERROR, DialerMessageState.ERROR_UPDATE, DialerMessageState.EXPIRED,
+     DialerMessageState.DEBUG}
+)
+
+
+def _reason_to_ignore(message: DialerMessage, observation: Observation, state: DialerMessageState,
+                      final: bool) -> Optional[str]:
+    """Why `observation` must not be applied, or None. Applying every observation that
+    passes, in any order, ends where applying them all in `edited` order ends."""
+    if message.is_final_state and message.state in OUR_FINAL_STATES:
+        return "the message is in a final state"
+    last = message.last_edited
+    if last is None:
+        return None
+    if observation.edited is None:
+        return "has no edited time to order it by"
+    if observation.edited == last:
+        current = _rank(message.is_final_state, (message.extra_sender_data or {}).get("action"), message.state)
+        return "repeats the last applied observation" if _rank(final, observation.action, state) <= current else None
+    if message.is_final_state:
+        # In edited order, an earlier final answer would have ended the call first.
+        return None if final and observation.edited < last else "the message is in a final state"
+    if observation.edited < last and not final:
+        return "older than the last applied observation"
+    return None
+
+
 def apply_observation(message: DialerMessage, observation: Observation, rules: StateRules) -> DialerMessageEvent:
-    """Apply `observation` unless the message is final or already knows something newer."""
+    """Apply `observation` unless it is older than what the message knows, or comes after its final answer."""
     old = message.state
     state, warning = observed_state(observation, rules)
-
-    def ignored(reason: str) -> DialerMessageEvent:
-        return _event(message, observation.source, old, False, reason, observation.payload)
-
-    if message.is_final_state:
-        return ignored("the message is in a final state")
     if state is None:
-        return ignored("the observation has no known action")
+        return _event(message, observation.source, old, False, "the observation has no known action",
+                      observation.payload)
     final = observation.action in rules.final_actions
-    if message.last_edited is not None and observation.edited is not None:
-        if observation.edited < message.last_edited:
-            return ignored("older than the last applied observation")
-        if observation.edited == message.last_edited:
-            current = _rank(message.is_final_state, (message.extra_sender_data or {}).get("action"), old)
-            if _rank(final, observation.action, state) <= current:
-                return ignored("repeats the last applied observation")
-    elif message.last_edited is not None:
-        return ignored("has no edited time to order it by")
+    reason = _reason_to_ignore(message, observation, state, final)
+    if reason is not None:
+        return _event(message, observation.source, old, False, reason, observation.payload)
     message.state = state
     message.is_final_state = final
     message.last_edited = observation.edited or message.last_edited

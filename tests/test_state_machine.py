@@ -1,0 +1,149 @@
+"""The one state machine: mapping, final states, ordering, rescheduling, history."""
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from service.models import DialerMessage, DialerMessageState
+from service.models.state_machine import Observation, StateRules, apply_observation, transition
+
+S = DialerMessageState
+RULES = StateRules(
+    states_mapping={"statuses_complete": "ANSWERED_COMPLETE", "statuses_declined": "DECLINED"},
+    final_actions=frozenset({5}),
+)
+T0 = datetime(2026, 11, 26, 10, 0, 0)
+
+
+def sent_message():
+    return DialerMessage(state=S.READY, is_final_state=False, extra_sender_data={}, last_edited=None,
+                         number_of_status_check_attempts=0)
+
+
+def observe(action, seconds=0, statuses=(), nextcall=None, source="poll"):
+    return Observation(source=source, action=action, statuses=tuple(statuses),
+                       edited=T0 + timedelta(seconds=seconds), nextcall=nextcall)
+
+
+@pytest.mark.parametrize(
+    "action, state",
+    [(0, S.NOT_ASSIGNED), (1, S.READY), (2, S.RESCHEDULED_BY_DIALER), (3, S.CALL_IN_PROGRESS),
+     (4, S.HANGUP), (5, S.DONE), (6, S.RESCHEDULED)],
+)
+def test_actions_map_to_states(action, state):
+    message = sent_message()
+    event = apply_observation(message, observe(action), RULES)
+    assert message.state == state and event.applied
+    assert message.is_final_state is (action == 5)
+
+
+def test_a_mapped_status_wins_over_the_action():
+    message = sent_message()
+    apply_observation(message, observe(5, statuses=["statuses_complete", "statuses_declined"]), RULES)
+    assert message.state == S.ANSWERED_COMPLETE and message.is_final_state
+
+
+def test_an_unmapped_status_falls_back_to_the_action_with_a_warning():
+    message = sent_message()
+    event = apply_observation(message, observe(5, statuses=["statuses_mystery"]), RULES)
+    assert message.state == S.DONE and event.applied
+    assert event.note == "unmapped Daktela status 'statuses_mystery'; used the action's state"
+
+
+def test_an_observation_without_a_known_action_is_ignored():
+    message = sent_message()
+    event = apply_observation(message, observe(None), RULES)
+    assert message.state == S.READY and not event.applied
+    assert apply_observation(message, observe(9), RULES).applied is False
+
+
+def test_a_final_message_never_changes_again():
+    message = sent_message()
+    apply_observation(message, observe(5, 1, ["statuses_declined"]), RULES)
+    later = apply_observation(message, observe(3, 60), RULES)
+    assert message.state == S.DECLINED and message.is_final_state
+    assert later.applied is False and later.note == "the message is in a final state"
+    assert transition(message, S.EXPIRED, source="poll", final=True) is None
+    assert message.state == S.DECLINED
+
+
+def test_older_observations_are_ignored_and_repeats_are_no_ops():
+    message = sent_message()
+    apply_observation(message, observe(3, 10), RULES)
+    older = apply_observation(message, observe(1, 5), RULES)
+    repeat = apply_observation(message, observe(3, 10), RULES)
+    assert message.state == S.CALL_IN_PROGRESS and message.last_edited == T0 + timedelta(seconds=10)
+    assert (older.applied, older.note) == (False, "older than the last applied observation")
+    assert (repeat.applied, repeat.note) == (False, "repeats the last applied observation")
+
+
+def test_rescheduled_keeps_nextcall_until_the_call_moves_on():
+    nextcall = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
+    message = sent_message()
+    apply_observation(message, observe(6, 1, nextcall=nextcall), RULES)
+    assert message.state == S.RESCHEDULED and not message.is_final_state and message.nextcall_at == nextcall
+    apply_observation(message, observe(3, 2), RULES)
+    assert message.nextcall_at is None
+    apply_observation(message, observe(1, 3, nextcall=nextcall), RULES)
+    assert message.state == S.READY and message.nextcall_at == nextcall
+    apply_observation(message, observe(5, 4, nextcall=nextcall), RULES)
+    assert message.is_final_state and message.nextcall_at is None
+
+
+def test_a_successful_observation_resets_failed_checks():
+    message = sent_message()
+    message.number_of_status_check_attempts = 3
+    message.error = "Status check failed: timeout"
+    apply_observation(message, observe(3, 1), RULES)
+    assert message.number_of_status_check_attempts == 0 and message.error is None
+
+
+def test_a_late_final_answer_that_is_earlier_still_ends_the_call():
+    message = sent_message()
+    apply_observation(message, observe(3, 20), RULES)
+    event = apply_observation(message, observe(5, 10, ["statuses_declined"]), RULES)
+    assert event.applied and message.state == S.DECLINED and message.is_final_state
+    assert apply_observation(message, observe(3, 20), RULES).applied is False
+
+
+def test_our_own_final_states_never_change():
+    message = sent_message()
+    apply_observation(message, observe(3, 20), RULES)
+    transition(message, S.EXPIRED, source="poll", final=True, error="too late")
+    assert apply_observation(message, observe(5, 10), RULES).applied is False
+    assert message.state == S.EXPIRED
+
+
+def _final_view(message):
+    return (message.state, message.is_final_state, message.last_edited, message.nextcall_at)
+
+
+observation_steps = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=6),
+        st.sampled_from([(), ("statuses_complete",), ("statuses_declined",), ("statuses_mystery",)]),
+        st.booleans(),
+    ),
+    min_size=1, max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=observation_steps, seed=st.integers(0, 2**32 - 1), duplicates=st.integers(0, 6))
+def test_any_duplication_or_reordering_ends_as_the_ordered_sequence(steps, seed, duplicates):
+    nextcall = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
+    ordered = [observe(action, index, statuses, nextcall if has_nextcall else None, "webhook")
+               for index, (action, statuses, has_nextcall) in enumerate(steps)]
+    expected = sent_message()
+    for observation in ordered:
+        apply_observation(expected, observation, RULES)
+    rng = random.Random(seed)
+    shuffled = ordered + [rng.choice(ordered) for _ in range(duplicates)]
+    rng.shuffle(shuffled)
+    actual = sent_message()
+    for observation in shuffled:
+        apply_observation(actual, observation, RULES)
+    assert _final_view(actual) == _final_view(expected)
+    assert actual.extra_sender_data == expected.extra_sender_data
