@@ -158,3 +158,26 @@ def daktela_app(make_app, daktela_settings):
                         batch=batch or BatchConfig(retry_base_seconds=0.01, retry_max_seconds=0.02))
 
     return make
+
+
+WEBHOOK_SECRET = "webhook-secret-1"
+
+
+@pytest.fixture
+def live_server():
+    """Serve an app over real HTTP on a free loopback port: live_server(app) -> base URL."""
+    import threading
+
+    from waitress.server import create_server
+
+    servers = []
+
+    def start(app):
+        server = create_server(app, host="127.0.0.1", port=0, threads=8)
+        threading.Thread(target=server.run, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.effective_port}"
+
+    yield start
+    for server in servers:
+        server.close()

@@ -30,3 +30,17 @@ def exclusive_run(name: str) -> Iterator[bool]:
         finally:
             if acquired:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+
+
+def select_for_update(query) -> list:
+    """Run `query` and keep its rows ours until the commit, on either database.
+
+    PostgreSQL locks the rows (FOR UPDATE). SQLite has no row locks: a no-op
+    write takes the database's write lock before the read, so what is read is
+    what gets overwritten (pysqlite starts no transaction for a plain SELECT,
+    so no older snapshot can be held here).
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        return list(db.session.scalars(query.with_for_update()))
+    db.session.execute(text("UPDATE dialer_message SET id = id WHERE 0"))
+    return list(db.session.scalars(query))

@@ -24,7 +24,7 @@ from sqlalchemy import and_, or_, select, update
 
 from service.backends.daktela.client import DaktelaError
 from service.backends.daktela.records import RecordSnapshot, parse_daktela_time
-from service.dialer.locks import exclusive_run
+from service.dialer.locks import exclusive_run, select_for_update
 from service.dialer.publishing import PUBLISHABLE_STATES
 from service.dialer.runtime import current_backend, dialer_config
 from service.errors import BackendNotSupportedError, exception_origin
@@ -96,11 +96,10 @@ def _batches_of_ids(condition, order_by, limit: int = ROW_BATCH) -> Iterable[lis
 
 
 def _lock_messages(ids: Iterable[int], now: datetime) -> list[DialerMessage]:
-    query = (select(DialerMessage).where(DialerMessage.id.in_(list(ids)), _tracked(now))
-             .execution_options(populate_existing=True))
-    if db.session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    return list(db.session.scalars(query))
+    return select_for_update(
+        select(DialerMessage).where(DialerMessage.id.in_(list(ids)), _tracked(now))
+        .execution_options(populate_existing=True)
+    )
 
 
 def apply_records(backend, records: Iterable[RecordSnapshot], source: str, report: CheckReport) -> None:

@@ -16,6 +16,7 @@ from typing import Any, Mapping, Optional
 
 from service.backends.daktela.client import DaktelaError
 from service.backends.daktela.records import daktela_local_to_utc, parse_action, parse_daktela_time
+from service.dialer.locks import select_for_update
 from service.dialer.runtime import current_backend, dialer_config
 from service.dialer.status_check import CheckReport, apply_records
 from service.errors import InvalidInputError
@@ -115,11 +116,10 @@ def _observation(payload: Mapping[str, Any], zone: str) -> Optional[Observation]
 
 
 def _locked_message(message_id: int) -> Optional[DialerMessage]:
-    query = db.select(DialerMessage).where(DialerMessage.id == message_id).execution_options(
-        populate_existing=True)
-    if db.session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    return db.session.scalars(query).one_or_none()
+    rows = select_for_update(
+        db.select(DialerMessage).where(DialerMessage.id == message_id).execution_options(populate_existing=True)
+    )
+    return rows[0] if rows else None
 
 
 def receive_daktela_webhook(values: Mapping[str, Any]) -> WebhookResult:
