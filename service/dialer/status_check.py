@@ -125,6 +125,10 @@ def apply_records(backend, records: Iterable[RecordSnapshot], source: str, repor
             continue
         message.needs_status_lookup = False
         message.next_check_at = now + interval
+        if not message.is_final_state:
+            # Daktela answered for this message: a successful check.
+            message.number_of_status_check_attempts = 0
+            message.error = None
         if event.applied:
             report.applied += 1
         else:
@@ -264,7 +268,7 @@ def account_for_due_messages(run_ok: bool, last_error: str, report: CheckReport)
     if run_ok:
         db.session.execute(
             update(DialerMessage).where(due)
-            .values(number_of_status_check_attempts=0, next_check_at=now + interval)
+            .values(number_of_status_check_attempts=0, error=None, next_check_at=now + interval)
             .execution_options(synchronize_session=False)
         )
         db.session.commit()

@@ -1,0 +1,184 @@
+"""The fallback poller against the simulator: change feed, look-ups, failures, deadline."""
+import os
+from datetime import timedelta
+
+import pytest
+
+from config import BatchConfig, StatusCheckConfig
+from service.dialer.locks import exclusive_run
+from service.dialer.sending import build_message, store_and_publish
+from service.dialer.status_check import check_dialer_status
+from service.extensions import db
+from service.models import DialerMessage, DialerMessageState
+from service.models.types import utcnow
+
+S = DialerMessageState
+MAPPING = {"statuses_answered_complete": "ANSWERED_COMPLETE", "statuses_declined": "DECLINED"}
+
+
+@pytest.fixture
+def app(daktela_app):
+    return daktela_app(states_mapping=MAPPING, timezone="UTC",
+                       batch=BatchConfig(sending=False, size=500))
+
+
+def publish(count):
+    """Publish `count` messages through the Daktela backend; returns their ids."""
+    messages = [build_message(f"+4207770{n:05d}", f"Message {n}") for n in range(count)]
+    store_and_publish(messages)
+    assert {m.state for m in messages} == {S.READY}
+    return [m.id for m in messages]
+
+
+def make_due(**values):
+    db.session.query(DialerMessage).update({"next_check_at": utcnow() - timedelta(seconds=1), **values})
+    db.session.commit()
+
+
+def states(ids):
+    db.session.expire_all()
+    found = {m.id: m for m in db.session.query(DialerMessage).filter(DialerMessage.id.in_(ids))}
+    db.session.commit()
+    return [found[i] for i in ids]
+
+
+def test_first_run_looks_everything_up_then_the_feed_costs_what_changed(app, simulator):
+    sim = simulator.simulator
+    with app.app_context():
+        ids = publish(450)
+        requests_before = sim.stats["requests"]
+        first = check_dialer_status()
+        assert first.requests == 1 + 5  # Daktela's clock, then 450 look-ups in batches of 100
+        assert sim.stats["requests"] - requests_before == first.requests
+        assert first.applied == 0 and first.ignored == 450
+        changed = ids[::10]
+        for message_id in changed:
+            sim.play_call(f"test_{message_id}", action=5, statuses=["statuses_declined"])
+        second = check_dialer_status()
+        assert second.requests == 1  # one feed page: 45 changed records
+        assert second.applied == 45
+        finished = states(ids)
+        assert {m.id for m in finished if m.is_final_state} == set(changed)
+        assert {m.state for m in finished if m.is_final_state} == {S.DECLINED}
+        assert all(m.state == S.READY and m.needs_status_lookup is False for m in finished if not m.is_final_state)
+
+
+def test_the_feed_follows_daktelas_clock_with_an_overlap(app, simulator):
+    sim = simulator.simulator
+    with app.app_context():
+        [message_id] = publish(1)
+        check_dialer_status()
+        sim.play_call(f"test_{message_id}", action=3)
+        check_dialer_status()
+        feed = [e for e in sim.request_log if "edited" in e["query"]]
+        assert feed and "filter%5Bfilters%5D%5B1%5D%5Boperator%5D=gte" in feed[-1]["query"]
+        assert "sort%5B0%5D%5Bfield%5D=edited" in feed[-1]["query"]
+        assert states([message_id])[0].state == S.CALL_IN_PROGRESS
+
+
+def test_failed_checks_count_without_touching_the_state_then_end_in_error_update(app, simulator):
+    sim = simulator.simulator
+    with app.app_context():
+        [message_id] = publish(1)
+        check_dialer_status()
+        for attempt in range(1, 5):
+            sim.inject("500", method="GET")
+            make_due()
+            report = check_dialer_status()
+            [message] = states([message_id])
+            assert report.failed_checks == 1 and "500" in report.errors[0]
+            assert message.state == S.READY and not message.is_final_state
+            assert message.number_of_status_check_attempts == attempt
+            assert message.error.startswith("Status check failed: Daktela answered 500")
+        make_due()
+        check_dialer_status()
+        assert states([message_id])[0].number_of_status_check_attempts == 0
+        for _ in range(5):
+            sim.inject("garbage", method="GET")
+            make_due()
+            check_dialer_status()
+        [message] = states([message_id])
+    assert message.state == S.ERROR_UPDATE and message.is_final_state
+    assert message.error.startswith("5 status checks failed; the last: Daktela answered 200 with an unreadable body")
+
+
+def test_a_record_daktela_does_not_have_is_error_update_at_once(app, simulator):
+    with app.app_context():
+        gone, kept = publish(2)
+        simulator.simulator.delete(f"test_{gone}")
+        check_dialer_status()
+        lost, fine = states([gone, kept])
+    assert lost.state == S.ERROR_UPDATE and lost.is_final_state
+    assert lost.error == f"Daktela has no record named test_{gone} (404)."
+    assert fine.state == S.READY and not fine.is_final_state
+
+
+def test_messages_without_a_final_answer_expire(app, simulator):
+    with app.app_context():
+        old, recent = publish(2)
+        db.session.query(DialerMessage).filter_by(id=old).update({"sent_at": utcnow() - timedelta(minutes=1441)})
+        db.session.commit()
+        report = check_dialer_status()
+        expired, waiting = states([old, recent])
+    assert report.expired == 1
+    assert expired.state == S.EXPIRED and expired.is_final_state
+    assert expired.error == "No final answer from Daktela within 1440 minutes of sending."
+    assert waiting.state == S.READY
+
+
+def test_a_rescheduled_message_is_not_looked_up_before_its_next_call(app, simulator):
+    sim = simulator.simulator
+    with app.app_context():
+        [message_id] = publish(1)
+        check_dialer_status()
+        later = (utcnow() + timedelta(hours=2)).strftime("%Y-%m-%d %H:%M:%S")
+        sim.play_call(f"test_{message_id}", action=6, nextcall=later)
+        check_dialer_status()
+        [message] = states([message_id])
+        assert message.state == S.RESCHEDULED and message.nextcall_at is not None
+        db.session.query(DialerMessage).update({"needs_status_lookup": True})
+        db.session.commit()
+        sim.request_log.clear()
+        report = check_dialer_status()
+        assert report.requests == 1 and len(sim.request_log) == 1  # the feed only, no look-up
+        assert "operator%5D=in" not in sim.request_log[0]["query"]
+
+
+def test_one_odd_record_does_not_stop_the_others(app, simulator):
+    sim = simulator.simulator
+    with app.app_context():
+        odd, unmapped, good = publish(3)
+        check_dialer_status()
+        sim.update(f"test_{odd}", {"action": "garbage"})
+        sim.play_call(f"test_{unmapped}", action=5, statuses=["statuses_unknown_to_us"])
+        sim.play_call(f"test_{good}", action=5, statuses=["statuses_answered_complete"])
+        check_dialer_status()
+        odd_message, unmapped_message, good_message = states([odd, unmapped, good])
+    assert good_message.state == S.ANSWERED_COMPLETE
+    assert unmapped_message.state == S.DONE and unmapped_message.is_final_state
+    assert odd_message.state == S.READY
+
+
+def test_webhooks_off_the_poller_still_brings_the_final_answer(app, simulator, auth):
+    client = app.test_client()
+    created = client.post("/api/v1/messages", headers=auth, json={"recipient": "+420777123456", "content": "x"}).json
+    simulator.simulator.play_call(f"test_{created['id']}", action=5, statuses=["statuses_answered_complete"])
+    result = app.test_cli_runner().invoke(args=["dialer", "check-status"])
+    assert result.exit_code == 0 and "checked:" in result.output
+    assert client.get(f"/api/v1/messages/{created['id']}", headers=auth).json["state"] == "ANSWERED_COMPLETE"
+
+
+def test_the_dummy_backend_cannot_be_polled(make_app):
+    result = make_app().test_cli_runner().invoke(args=["dialer", "check-status"])
+    assert result.exit_code != 0 and "cannot check message states" in str(result.exception)
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="the advisory lock is PostgreSQL's")
+def test_a_second_poller_skips_while_one_runs(app, simulator):
+    with app.app_context():
+        publish(1)
+        with exclusive_run("check-dialer-status") as held:
+            assert held
+            report = check_dialer_status()
+        assert report.skipped and report.requests == 0
+        assert check_dialer_status().skipped is False
