@@ -14,6 +14,12 @@ import time
 
 SIMULATOR_PORT = "5055"
 SIMULATOR_TOKEN = "dev-simulator-token"
+WEBHOOK_SECRET = "dev-webhook-secret"
+# The simulator's outcome statuses, as an administrator would map a real Daktela's.
+SIMULATOR_STATES_MAPPING = (
+    '{"statuses_answered_complete": "ANSWERED_COMPLETE", "statuses_answered_partial": "ANSWERED_PARTIAL", '
+    '"statuses_unreachable": "UNREACHABLE", "statuses_declined": "DECLINED", "statuses_unanswered": "UNANSWERED"}'
+)
 COLOURS = {"simulator": "35", "worker": "36", "web": "32"}
 
 
@@ -28,6 +34,7 @@ def _environment() -> tuple[dict, bool]:
     env.setdefault("APP_ENV", "development")
     env.setdefault("DIALER_API_KEYS", "dev-key")
     env.setdefault("DIALER_SEND_INTERVAL_SECONDS", "2")
+    env.setdefault("DIALER_CHECK_STATUS_INTERVAL_SECONDS", "10")
     with_simulator = not env.get("DAKTELA_URL")
     if with_simulator:
         env.update({
@@ -36,6 +43,9 @@ def _environment() -> tuple[dict, bool]:
             "DAKTELA_ACCESS_TOKEN": SIMULATOR_TOKEN,
             "DAKTELA_AUTODIALER_RECORD_TYPE": "tts-autodialer",
             "DAKTELA_PREDICTIVE_RECORD_TYPE": "predictive-calls",
+            "DAKTELA_WEBHOOK_SECRETS": WEBHOOK_SECRET,
+            "DAKTELA_STATES_MAPPING": SIMULATOR_STATES_MAPPING,
+            "DAKTELA_TIMEZONE": "UTC",
         })
     return env, with_simulator
 
@@ -48,11 +58,16 @@ def main() -> int:
     if with_simulator:
         commands["simulator"] = [python, "-m", "daktela_simulator", "--port", SIMULATOR_PORT,
                                  "--token", SIMULATOR_TOKEN, "--autoplay", "5"]
+        if env.get("DEV_WEBHOOKS", "on") != "off":
+            commands["simulator"] += ["--webhook-url", "http://127.0.0.1:5000/webhooks/daktela",
+                                      "--webhook-secret", WEBHOOK_SECRET]
     commands["worker"] = flask + ["dialer", "worker"]
     commands["web"] = flask + ["run", "--host", "127.0.0.1", "--port", "5000"]
     print(f"Dialer service on http://127.0.0.1:5000  (API key: {env['DIALER_API_KEYS'].split(',')[0]})")
     if with_simulator:
-        print(f"Daktela simulator on http://127.0.0.1:{SIMULATOR_PORT}: each call plays out within ~10 s")
+        print(f"Daktela simulator on http://127.0.0.1:{SIMULATOR_PORT}: each call plays out within ~10 s; "
+              + ("results come by webhook" if env.get("DEV_WEBHOOKS", "on") != "off"
+                 else "webhooks off (DEV_WEBHOOKS=off): results come by the poller"))
     processes = {}
     for name, command in commands.items():
         processes[name] = subprocess.Popen(command, env={**env, "PYTHONUNBUFFERED": "1"},
