@@ -168,6 +168,25 @@ def register_control_routes(app: Flask, sim: Simulator) -> None:
                                data.get("nextcall"), data.get("call_id"))
         return ({"record": sim.render(record)}, 200) if record else ({"error": "no such record"}, 404)
 
+    @app.post("/_simulator/records/bulk")
+    def create_records_in_bulk():
+        """Seed many records at once (benchmarks): {names, record_type?, edited?}."""
+        data = request.get_json(silent=True) or {}
+        names = data.get("names") or []
+        edited = data.get("edited")
+        for name in names:
+            sim.create({"name": name, "record_type": data.get("record_type", "tts")})
+            if edited:
+                with sim.lock:
+                    sim.records[name]["created"] = sim.records[name]["edited"] = edited
+        return {"created": len(names)}
+
+    @app.post("/_simulator/records/bulk-call")
+    def play_calls_in_bulk():
+        data = request.get_json(silent=True) or {}
+        played = [sim.play_call(name, data.get("action", 5), data.get("statuses", [])) for name in data.get("names", [])]
+        return {"played": sum(1 for record in played if record)}
+
     @app.post("/_simulator/faults")
     def inject_fault():
         data = request.get_json(silent=True) or {}

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Iterable, Optional
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import noload
 
 from service.backends.daktela.client import DaktelaError
 from service.backends.daktela.records import RecordSnapshot, parse_daktela_time
@@ -98,7 +99,7 @@ def _batches_of_ids(condition, order_by, limit: int = ROW_BATCH) -> Iterable[lis
 def _lock_messages(ids: Iterable[int], now: datetime) -> list[DialerMessage]:
     return select_for_update(
         select(DialerMessage).where(DialerMessage.id.in_(list(ids)), _tracked(now))
-        .execution_options(populate_existing=True)
+        .options(noload(DialerMessage.related_objects)).execution_options(populate_existing=True)
     )
 
 

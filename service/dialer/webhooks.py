@@ -14,6 +14,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
+from sqlalchemy.orm import noload
+
 from service.backends.daktela.client import DaktelaError
 from service.backends.daktela.records import daktela_local_to_utc, parse_action, parse_daktela_time
 from service.dialer.locks import select_for_update
@@ -117,7 +119,8 @@ def _observation(payload: Mapping[str, Any], zone: str) -> Optional[Observation]
 
 def _locked_message(message_id: int) -> Optional[DialerMessage]:
     rows = select_for_update(
-        db.select(DialerMessage).where(DialerMessage.id == message_id).execution_options(populate_existing=True)
+        db.select(DialerMessage).where(DialerMessage.id == message_id)
+        .options(noload(DialerMessage.related_objects)).execution_options(populate_existing=True)
     )
     return rows[0] if rows else None
 

@@ -1,0 +1,140 @@
+"""Benchmark: webhook ingestion under gunicorn on PostgreSQL, 32 concurrent clients.
+
+    .venv/bin/python bench/webhooks.py [--database-url postgresql://postgres@127.0.0.1:5432/test]
+
+Needs `wrk` (Debian: apt-get install wrk). Serves the app with gunicorn, seeds
+sent messages, then drives POST /webhooks/daktela (each request applies or
+ignores one observation under a row lock) and, as the ceiling, GET /healthz
+on the same server with the same client. Prints requests/s and p50/p99 latency
+(median of the repeats). Targets: at least half the ceiling's throughput, p99
+under 50 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.results import write_section  # noqa: E402
+
+PORT = 5079
+SECRET = "bench-webhook-secret"
+MESSAGES = 5000
+LUA = """
+counter = 0
+request = function()
+  counter = counter + 1
+  local id = math.random(%(first)d, %(last)d)
+  local seconds = counter %% 86400
+  local body = string.format(
+    '{"event":"crecord_update","name":"bench_%%d","action":"3","statuses":"[]","call_id":"null",' ..
+    '"edited":"2030-01-01 %%02d:%%02d:%%02d"}',
+    id, math.floor(seconds / 3600), math.floor(seconds / 60) %% 60, seconds %% 60)
+  return wrk.format("POST", "/webhooks/daktela",
+    {["Content-Type"] = "application/json", ["X-Webhook-Secret"] = "%(secret)s"}, body)
+end
+"""
+
+
+def environment(database_url: str) -> dict:
+    return {**os.environ, "APP_ENV": "production", "SECRET_KEY": "bench", "DIALER_API_KEYS": "bench",
+            "DATABASE_URL": database_url, "DIALER_SENDER_BACKEND": "daktela",
+            "DAKTELA_URL": "http://127.0.0.1:9", "DAKTELA_ACCESS_TOKEN": "unused",
+            "DAKTELA_AUTODIALER_RECORD_TYPE": "tts", "DAKTELA_RECORD_NAME_PREFIX": "bench_",
+            "DAKTELA_WEBHOOK_SECRETS": SECRET, "LOG_LEVEL": "WARNING"}
+
+
+def seed(database_url: str) -> tuple[int, int]:
+    from sqlalchemy import insert
+
+    from config import Config
+    from service import create_app
+    from service.extensions import db
+    from service.models import DialerMessage
+    from service.models.types import utcnow
+
+    app = create_app(Config.from_env(environment(database_url)))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        now = utcnow()
+        rows = [dict(recipient="+420777000000", content="x", state="READY", backend="bench", extra_data={},
+                     extra_sender_data={}, is_final_state=False, priority=3, is_autodialer=True,
+                     number_of_send_attempts=1, number_of_status_check_attempts=0, sent_at=now,
+                     created_at=now, changed_at=now, needs_status_lookup=False) for _ in range(MESSAGES)]
+        ids = list(db.session.scalars(insert(DialerMessage).returning(DialerMessage.id), rows))
+        db.session.commit()
+        db.engine.dispose()
+    return min(ids), max(ids)
+
+
+def wrk(args: list[str]) -> dict:
+    output = subprocess.run(["wrk", "-t2", "-c32", "-d10s", "--latency", *args],
+                            capture_output=True, text=True, check=True).stdout
+
+    def latency(percent: str) -> float:
+        value, unit = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()
+        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+            "p50": latency("50"), "p99": latency("99"), "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    first, last = seed(args.database_url)
+    script = Path(tempfile.mkdtemp()) / "webhook.lua"
+    script.write_text(LUA % {"first": first, "last": last, "secret": SECRET})
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{PORT}", "--workers", str(args.workers),
+         "--threads", str(args.threads), "--worker-class", "gthread", "--log-level", "warning"],
+        cwd=ROOT, env=environment(args.database_url))
+    results = {"webhook": [], "ceiling (GET /healthz)": []}
+    try:
+        for _ in range(100):
+            try:
+                requests.get(f"http://127.0.0.1:{PORT}/healthz", timeout=1)
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        for _ in range(args.repeats):
+            results["ceiling (GET /healthz)"].append(wrk([f"http://127.0.0.1:{PORT}/healthz"]))
+            results["webhook"].append(wrk(["-s", str(script), f"http://127.0.0.1:{PORT}"]))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    lines = ["| endpoint | requests/s (median) | share of ceiling | p50 ms | p99 ms | non-2xx |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    ceiling = statistics.median(r["rps"] for r in results["ceiling (GET /healthz)"])
+    for name, runs in results.items():
+        rps = statistics.median(r["rps"] for r in runs)
+        lines.append(f"| {name} | {rps:.0f} | {rps / ceiling:.0%} | {statistics.median(r['p50'] for r in runs):.1f} | "
+                     f"{statistics.median(r['p99'] for r in runs):.1f} | {sum(r['non_2xx'] for r in runs)} |")
+    table = "\n".join(lines)
+    print(table)
+    if not args.no_write:
+        write_section("Webhook ingestion (bench/webhooks.py)",
+                      f"gunicorn gthread {args.workers} workers x {args.threads} threads on PostgreSQL, wrk with "
+                      f"32 connections for 10 s, median of {args.repeats}; {MESSAGES} messages, each request "
+                      f"applies or ignores one observation under a row lock.", table)
+
+
+if __name__ == "__main__":
+    main()
