@@ -29,7 +29,9 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
-	$(BIN)/python bench/publish.py $(BENCH_ARGS)
+	$(BIN)/python bench/publish.py
+	$(BIN)/python bench/status_check.py
+	$(BIN)/python bench/webhooks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

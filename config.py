@@ -63,6 +63,28 @@ def _parse_seconds(name: str, value: str) -> float:
     return number
 
 
+class _Environment:
+    """Typed reads of optional settings: an unset or empty variable means the default."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+
+    def _raw(self, name: str) -> str:
+        return self.env.get(name, "").strip()
+
+    def integer(self, name: str, default: int, minimum: int = 1) -> int:
+        raw = self._raw(name)
+        return _parse_int(name, raw, minimum) if raw else default
+
+    def seconds(self, name: str, default: float) -> float:
+        raw = self._raw(name)
+        return _parse_seconds(name, raw) if raw else default
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self._raw(name)
+        return _parse_bool(name, raw) if raw else default
+
+
 def _parse_states_mapping(value: str) -> dict[str, str]:
     from service.models.states import STATE_NAMES
 
@@ -109,15 +131,16 @@ class DaktelaConfig:
         def text(name: str, default: str = "") -> str:
             return env.get(name, "").strip() or default
 
+        read = _Environment(env)
         return cls(
             url=text("DAKTELA_URL").rstrip("/"),
             access_token=text("DAKTELA_ACCESS_TOKEN"),
             autodialer_record_type=text("DAKTELA_AUTODIALER_RECORD_TYPE"),
             predictive_record_type=text("DAKTELA_PREDICTIVE_RECORD_TYPE"),
             tts_field=text("DAKTELA_TTS_FIELD", cls.tts_field),
-            timeout_seconds=_parse_seconds("DAKTELA_TIMEOUT_SECONDS", text("DAKTELA_TIMEOUT_SECONDS", "5")),
+            timeout_seconds=read.seconds("DAKTELA_TIMEOUT_SECONDS", cls.timeout_seconds),
             record_name_prefix=text("DAKTELA_RECORD_NAME_PREFIX", cls.record_name_prefix),
-            max_concurrency=_parse_int("DAKTELA_MAX_CONCURRENCY", text("DAKTELA_MAX_CONCURRENCY", "8"), 1),
+            max_concurrency=read.integer("DAKTELA_MAX_CONCURRENCY", cls.max_concurrency),
             final_actions=frozenset(
                 _parse_int("DAKTELA_FINAL_ACTIONS", item)
                 for item in _split_list(text("DAKTELA_FINAL_ACTIONS", "5"))
@@ -125,9 +148,7 @@ class DaktelaConfig:
             states_mapping=_parse_states_mapping(text("DAKTELA_STATES_MAPPING", "{}")),
             webhook_secrets=_split_list(env.get("DAKTELA_WEBHOOK_SECRETS", "")),
             timezone=_parse_timezone(text("DAKTELA_TIMEZONE", cls.timezone)),
-            poll_overlap_seconds=_parse_int(
-                "DAKTELA_POLL_OVERLAP_SECONDS", text("DAKTELA_POLL_OVERLAP_SECONDS", "120"), 0
-            ),
+            poll_overlap_seconds=read.integer("DAKTELA_POLL_OVERLAP_SECONDS", cls.poll_overlap_seconds, 0),
         )
 
     def missing_settings(self) -> list[str]:
@@ -150,22 +171,11 @@ class StatusCheckConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "StatusCheckConfig":
-        def value(name: str, default: object) -> str:
-            return env.get(name, "").strip() or str(default)
-
+        read = _Environment(env)
         return cls(
-            interval_seconds=_parse_seconds(
-                "DIALER_CHECK_STATUS_INTERVAL_SECONDS",
-                value("DIALER_CHECK_STATUS_INTERVAL_SECONDS", cls.interval_seconds),
-            ),
-            max_failed_checks=_parse_int(
-                "DIALER_NUMBER_OF_STATUS_CHECK_ATTEMPTS",
-                value("DIALER_NUMBER_OF_STATUS_CHECK_ATTEMPTS", cls.max_failed_checks), 1,
-            ),
-            idle_timeout_minutes=_parse_int(
-                "DIALER_IDLE_MESSAGES_TIMEOUT_MINUTES",
-                value("DIALER_IDLE_MESSAGES_TIMEOUT_MINUTES", cls.idle_timeout_minutes), 1,
-            ),
+            interval_seconds=read.seconds("DIALER_CHECK_STATUS_INTERVAL_SECONDS", cls.interval_seconds),
+            max_failed_checks=read.integer("DIALER_NUMBER_OF_STATUS_CHECK_ATTEMPTS", cls.max_failed_checks),
+            idle_timeout_minutes=read.integer("DIALER_IDLE_MESSAGES_TIMEOUT_MINUTES", cls.idle_timeout_minutes),
         )
 
 
@@ -184,32 +194,18 @@ class BatchConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "BatchConfig":
-        def value(name: str, default: object) -> str:
-            return env.get(name, "").strip() or str(default)
-
+        read = _Environment(env)
         return cls(
-            sending=_parse_bool("DIALER_BATCH_SENDING", value("DIALER_BATCH_SENDING", "false")),
-            size=_parse_int("DIALER_BATCH_SIZE", value("DIALER_BATCH_SIZE", cls.size), 1),
-            max_number_of_send_attempts=_parse_int(
-                "DIALER_BATCH_MAX_NUMBER_OF_SEND_ATTEMPTS",
-                value("DIALER_BATCH_MAX_NUMBER_OF_SEND_ATTEMPTS", cls.max_number_of_send_attempts), 1,
+            sending=read.boolean("DIALER_BATCH_SENDING", cls.sending),
+            size=read.integer("DIALER_BATCH_SIZE", cls.size),
+            max_number_of_send_attempts=read.integer(
+                "DIALER_BATCH_MAX_NUMBER_OF_SEND_ATTEMPTS", cls.max_number_of_send_attempts
             ),
-            max_seconds_to_send=_parse_int(
-                "DIALER_BATCH_MAX_SECONDS_TO_SEND",
-                value("DIALER_BATCH_MAX_SECONDS_TO_SEND", cls.max_seconds_to_send), 1,
-            ),
-            send_interval_seconds=_parse_seconds(
-                "DIALER_SEND_INTERVAL_SECONDS", value("DIALER_SEND_INTERVAL_SECONDS", cls.send_interval_seconds)
-            ),
-            retry_base_seconds=_parse_seconds(
-                "DIALER_RETRY_BASE_SECONDS", value("DIALER_RETRY_BASE_SECONDS", cls.retry_base_seconds)
-            ),
-            retry_max_seconds=_parse_seconds(
-                "DIALER_RETRY_MAX_SECONDS", value("DIALER_RETRY_MAX_SECONDS", cls.retry_max_seconds)
-            ),
-            publish_lease_seconds=_parse_int(
-                "DIALER_PUBLISH_LEASE_SECONDS", value("DIALER_PUBLISH_LEASE_SECONDS", cls.publish_lease_seconds), 1
-            ),
+            max_seconds_to_send=read.integer("DIALER_BATCH_MAX_SECONDS_TO_SEND", cls.max_seconds_to_send),
+            send_interval_seconds=read.seconds("DIALER_SEND_INTERVAL_SECONDS", cls.send_interval_seconds),
+            retry_base_seconds=read.seconds("DIALER_RETRY_BASE_SECONDS", cls.retry_base_seconds),
+            retry_max_seconds=read.seconds("DIALER_RETRY_MAX_SECONDS", cls.retry_max_seconds),
+            publish_lease_seconds=read.integer("DIALER_PUBLISH_LEASE_SECONDS", cls.publish_lease_seconds),
         )
 
 
@@ -248,9 +244,7 @@ class Config:
             sender_backend=env.get("DIALER_SENDER_BACKEND", "").strip() or cls.sender_backend,
             template_model=env.get("DIALER_TEMPLATE_MODEL", "").strip() or cls.template_model,
             default_phone_region=region,
-            bulk_max_recipients=_parse_int(
-                "DIALER_BULK_MAX_RECIPIENTS", env.get("DIALER_BULK_MAX_RECIPIENTS", "1000"), 1
-            ),
+            bulk_max_recipients=_Environment(env).integer("DIALER_BULK_MAX_RECIPIENTS", cls.bulk_max_recipients),
             log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
             daktela=DaktelaConfig.from_env(env),
             batch=BatchConfig.from_env(env),
@@ -276,7 +270,7 @@ class Config:
         if missing:
             raise ConfigError(
                 "Refusing to start in production without "
-                + " and ".join(missing)
+                + ", ".join(missing)
                 + ". Set them in the environment (see README.md, Configuration),"
                 " or set APP_ENV=development for local use."
             )

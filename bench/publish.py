@@ -17,21 +17,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.results import write_section  # noqa: E402
+
 TOKEN = "bench-token"
 PORT = 5077
 SIM_URL = f"http://127.0.0.1:{PORT}"
@@ -170,7 +169,15 @@ def main() -> None:
     result = table(rows)
     print("\n" + result)
     if not args.no_write:
-        write_results(result, args, database_url)
+        database = "PostgreSQL" if database_url.startswith("postgres") else "SQLite"
+        write_section(
+            "Publishing (bench/publish.py)",
+            f"{database}; median of {args.repeats} runs; simulator in its own process; TCP connections are "
+            "counted by the simulator as it accepts them (the benchmark's own reset call is one). 0 ms is pure "
+            "loopback, where both processes are CPU-bound on 2 cores and the simulator (one Python process) "
+            "caps the request rate; 20 ms stands for a remote Daktela (network round trip and its own work).",
+            result,
+        )
 
 
 def run_all(args, database_url: str, latency_ms: float) -> list[dict]:
@@ -199,24 +206,6 @@ def run_all(args, database_url: str, latency_ms: float) -> list[dict]:
         simulator.terminate()
         simulator.wait(timeout=10)
     return rows
-
-
-def write_results(result: str, args, database_url: str) -> None:
-    path = ROOT / "bench" / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    marker = "## Publishing (bench/publish.py)"
-    head = text.split(marker)[0].rstrip() + "\n\n"
-    tail = text.split(marker)[1].split("\n## ", 1) if marker in text else ["", ""]
-    rest = ("\n## " + tail[1]) if len(tail) > 1 else ""
-    database = "PostgreSQL" if database_url.startswith("postgres") else "SQLite"
-    section = (
-        f"{marker}\n\nRun {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node() or 'this machine'} "
-        f"({os.cpu_count()} cores, Python {platform.python_version()}, {database}); "
-        f"median of {args.repeats} runs; simulator in its own process. The connection count includes "
-        f"the benchmark's own reset call. 0 ms latency is pure loopback, where both processes are CPU-bound "
-        f"on 2 cores; 20 ms stands for a remote Daktela (network round trip and its own work).\n\n{result}\n"
-    )
-    path.write_text(head + section + rest)
 
 
 if __name__ == "__main__":

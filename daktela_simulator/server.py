@@ -9,25 +9,23 @@ import threading
 from typing import Optional
 
 from waitress import wasyncore
+from waitress.channel import HTTPChannel
 from waitress.server import create_server
 
 from daktela_simulator.app import create_simulator_app
 from daktela_simulator.core import Simulator
 
 
-def count_connections(sim: Simulator, wsgi_app):
-    """Count TCP connections as distinct client (address, port) pairs."""
-    seen: set[tuple[str, str]] = set()
+def counting_channel(sim: Simulator) -> type[HTTPChannel]:
+    """waitress's channel (one per accepted TCP connection), counting as it is made."""
 
-    def middleware(environ, start_response):
-        peer = (environ.get("REMOTE_ADDR", ""), environ.get("REMOTE_PORT", ""))
-        with sim.lock:
-            if peer not in seen:
-                seen.add(peer)
+    class CountingChannel(HTTPChannel):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            with sim.lock:
                 sim.stats["connections"] += 1
-        return wsgi_app(environ, start_response)
 
-    return middleware
+    return CountingChannel
 
 
 class SimulatorServer:
@@ -36,10 +34,10 @@ class SimulatorServer:
     def __init__(self, simulator: Optional[Simulator] = None, host: str = "127.0.0.1", port: int = 0,
                  threads: int = 16):
         self.simulator = simulator or Simulator()
-        app = count_connections(self.simulator, create_simulator_app(self.simulator))
-        self._server = create_server(app, host=host, port=port, threads=threads,
+        self._server = create_server(create_simulator_app(self.simulator), host=host, port=port, threads=threads,
                                      connection_limit=1000, channel_timeout=30, ident="daktela-simulator",
                                      expose_tracebacks=False, clear_untrusted_proxy_headers=True)
+        self._server.channel_class = counting_channel(self.simulator)
         self._thread: Optional[threading.Thread] = None
         self._stopping = threading.Event()
 

@@ -60,3 +60,29 @@ def test_bad_backend_setting_fails_at_start_up(make_config, backend, message):
 def test_template_model_must_be_a_mapped_template(make_config):
     with pytest.raises(ValueError, match="DIALER_TEMPLATE_MODEL"):
         create_app(make_config(template_model="service.models.template.AbstractDialerTemplate"))
+
+
+def test_daktela_and_tracking_settings_are_read_and_checked():
+    config = Config.from_env({
+        "APP_ENV": "development", "DAKTELA_STATES_MAPPING": '{"statuses_a": "DECLINED"}',
+        "DAKTELA_WEBHOOK_SECRETS": "new, old", "DAKTELA_TIMEZONE": "UTC", "DAKTELA_FINAL_ACTIONS": "5,4",
+        "DIALER_CHECK_STATUS_INTERVAL_SECONDS": "30", "DIALER_BATCH_SENDING": "true", "DIALER_BATCH_SIZE": "50",
+    })
+    assert config.daktela.states_mapping == {"statuses_a": "DECLINED"}
+    assert config.daktela.webhook_secrets == ("new", "old") and config.daktela.final_actions == {4, 5}
+    assert config.status.interval_seconds == 30 and config.batch.sending is True and config.batch.size == 50
+    for name, value, message in [
+        ("DAKTELA_STATES_MAPPING", '{"statuses_a": "HAPPY"}', "unknown states: HAPPY"),
+        ("DAKTELA_STATES_MAPPING", "[1]", "JSON object"),
+        ("DAKTELA_TIMEZONE", "Mars/Olympus", "DAKTELA_TIMEZONE"),
+        ("DIALER_BATCH_SIZE", "0", "at least 1"),
+        ("DIALER_BATCH_SENDING", "maybe", "true or false"),
+        ("DIALER_CHECK_STATUS_INTERVAL_SECONDS", "-1", "more than 0"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            Config.from_env({"APP_ENV": "development", name: value})
+
+
+def test_production_daktela_backend_needs_its_settings():
+    with pytest.raises(ConfigError, match="DAKTELA_URL, DAKTELA_ACCESS_TOKEN, DAKTELA_AUTODIALER_RECORD_TYPE"):
+        Config.from_env({"SECRET_KEY": "s", "DIALER_API_KEYS": "k", "DIALER_SENDER_BACKEND": "daktela"})

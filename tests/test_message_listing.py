@@ -1,5 +1,5 @@
 """GET /api/v1/messages: filters and cursor pagination."""
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 

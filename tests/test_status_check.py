@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from config import BatchConfig, StatusCheckConfig
+from config import BatchConfig
 from service.dialer.locks import exclusive_run
 from service.dialer.sending import build_message, store_and_publish
 from service.dialer.status_check import check_dialer_status

@@ -204,5 +204,5 @@ class DaktelaDialerBackend(DialerBackend):
     def publish_messages(self, messages: Sequence[DialerMessage]) -> None:
         requests = [self.record_request(message) for message in messages]
         outcomes = list(self._executor.map(self.create_record, requests))
-        for message, outcome in zip(messages, outcomes):
+        for message, outcome in zip(messages, outcomes, strict=True):
             self.record_outcome(message, outcome)
