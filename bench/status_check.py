@@ -131,9 +131,10 @@ def main() -> None:
     print("\n" + table)
     if not args.no_write:
         database = "PostgreSQL" if database_url.startswith("postgres") else "SQLite"
-        write_section("Status check (bench/status_check.py)",
-                      f"One poller run after 10 % of P pending calls finished; {database}; simulator in its own "
-                      f"process; memory is tracemalloc's peak during the run.", table)
+        write_section(f"Status check on {database} (bench/status_check.py)",
+                      "One poller run after 10 % of P pending calls finished; simulator in its own process; "
+                      "memory is tracemalloc's peak during the run (it stops growing at the 1,000-record page).",
+                      table)
 
 
 if __name__ == "__main__":

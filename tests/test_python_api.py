@@ -30,6 +30,10 @@ def test_send_rejects_bad_values_before_storing(app_context):
     with pytest.raises(InvalidInputError) as excinfo:
         send("12", "", priority=9, is_autodialer="yes", blob=object())
     assert set(excinfo.value.errors) == {"recipient", "content", "priority", "is_autodialer", "extra_data"}
+    for priority in (1.0, "1", True, None):
+        with pytest.raises(InvalidInputError) as excinfo:
+            send(RECIPIENT, "Hi", priority=priority)
+        assert set(excinfo.value.errors) == {"priority"}
     assert count_rows() == 0
 
 

@@ -220,3 +220,13 @@ def test_the_simulator_pushes_real_webhooks_that_finish_the_message(app, simulat
     events = client.get(f"/api/v1/messages/{created['id']}/events", headers=auth).json
     assert state["state"] == "ANSWERED_COMPLETE" and state["is_final_state"] is True, events
     assert simulator.simulator.stats["webhooks"] == 2
+
+
+def test_a_hint_about_a_finished_call_asks_daktela_nothing(app, message, simulator):
+    client = app.test_client()
+    post(client, {"name": f"test_{message.id}", "action": "5", "edited": "2030-01-01 10:00:00"})
+    simulator.simulator.request_log.clear()
+    response = post(client, {"name": f"test_{message.id}"})
+    assert response.status_code == 200
+    assert response.json == {"result": "ignored", "message_id": message.id, "state": "DONE"}
+    assert list(simulator.simulator.request_log) == []

@@ -55,7 +55,7 @@ def _checked_fields(recipient, content, tag, extra_data, priority, is_autodialer
         errors["content"] = [str(exc)]
     if tag is not None and (not isinstance(tag, str) or len(tag) > MAX_TAG_LENGTH):
         errors["tag"] = [f"Tag must be text of at most {MAX_TAG_LENGTH} characters."]
-    if isinstance(priority, bool) or priority not in range(PRIORITY_HIGHEST, PRIORITY_LOWEST + 1):
+    if type(priority) is not int or priority not in range(PRIORITY_HIGHEST, PRIORITY_LOWEST + 1):
         errors["priority"] = ["Priority must be 1 (highest), 2 or 3 (lowest)."]
     if not isinstance(is_autodialer, bool):
         errors["is_autodialer"] = ["is_autodialer must be true or false."]

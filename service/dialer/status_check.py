@@ -65,7 +65,7 @@ class CheckReport:
         return text + "".join(f"\n  error: {error}" for error in self.errors)
 
 
-def _tracked(now: datetime):
+def _tracked():
     """Sent, not final, and not being (re)published."""
     return and_(
         DialerMessage.sent_at.is_not(None),
@@ -98,7 +98,7 @@ def _batches_of_ids(condition, order_by, limit: int = ROW_BATCH) -> Iterable[lis
 
 def _lock_messages(ids: Iterable[int], now: datetime) -> list[DialerMessage]:
     return select_for_update(
-        select(DialerMessage).where(DialerMessage.id.in_(list(ids)), _tracked(now))
+        select(DialerMessage).where(DialerMessage.id.in_(list(ids)), _tracked())
         .options(noload(DialerMessage.related_objects)).execution_options(populate_existing=True)
     )
 
@@ -142,7 +142,7 @@ def apply_records(backend, records: Iterable[RecordSnapshot], source: str, repor
 def expire_idle_messages(report: CheckReport) -> None:
     now = utcnow()
     minutes = dialer_config().status.idle_timeout_minutes
-    idle = and_(_tracked(now), DialerMessage.sent_at <= now - timedelta(minutes=minutes))
+    idle = and_(_tracked(), DialerMessage.sent_at <= now - timedelta(minutes=minutes))
     for ids in _batches_of_ids(idle, [DialerMessage.sent_at]):
         for message in _lock_messages(ids, now):
             transition(message, DialerMessageState.EXPIRED, source="poll", final=True,
@@ -183,8 +183,7 @@ def follow_changes(backend, report: CheckReport) -> bool:
             # every pending message up directly; from now on the feed covers them.
             report.requests += 1
             server_time = backend.server_time()
-            now = utcnow()
-            db.session.execute(update(DialerMessage).where(_tracked(now)).values(needs_status_lookup=True)
+            db.session.execute(update(DialerMessage).where(_tracked()).values(needs_status_lookup=True)
                                .execution_options(synchronize_session=False))
             db.session.commit()
             if server_time:
@@ -207,7 +206,7 @@ def follow_changes(backend, report: CheckReport) -> bool:
 def look_up_flagged(backend, report: CheckReport) -> bool:
     """Direct looks for messages that need one, oldest first, in bounded batches."""
     now = utcnow()
-    flagged = and_(_tracked(now), DialerMessage.needs_status_lookup.is_(True),
+    flagged = and_(_tracked(), DialerMessage.needs_status_lookup.is_(True),
                    or_(DialerMessage.nextcall_at.is_(None), DialerMessage.nextcall_at <= now))
     size = dialer_config().status.lookup_batch_size
     looked = 0
@@ -261,7 +260,7 @@ def account_for_due_messages(run_ok: bool, last_error: str, report: CheckReport)
     now = utcnow()
     interval = timedelta(seconds=dialer_config().status.interval_seconds)
     due = and_(
-        _tracked(now),
+        _tracked(),
         or_(DialerMessage.next_check_at.is_(None), DialerMessage.next_check_at <= now),
         or_(DialerMessage.nextcall_at.is_(None), DialerMessage.nextcall_at <= now),
         or_(DialerMessage.last_webhook_at.is_(None), DialerMessage.last_webhook_at < now - interval),

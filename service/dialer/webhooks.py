@@ -150,6 +150,10 @@ def receive_daktela_webhook(values: Mapping[str, Any]) -> WebhookResult:
         event = apply_observation(message, observation, StateRules(config.states_mapping, config.final_actions))
         db.session.commit()
         return WebhookResult(200, "applied" if event.applied else "ignored", message.id, message.state.value)
+    if message.is_final_state:
+        # A hint about a finished call: there is nothing left to learn.
+        db.session.commit()
+        return WebhookResult(200, "ignored", message.id, message.state.value)
     db.session.commit()
     return _fetch_and_apply(backend, message.id, name)
 
@@ -166,6 +170,9 @@ def _fetch_and_apply(backend, message_id: int, name: str) -> WebhookResult:
         db.session.commit()
         return WebhookResult(200, "fetched", message_id, message.state.value)
     message = _locked_message(message_id)
+    if message is None:
+        db.session.rollback()
+        return WebhookResult(202, "unknown record")
     message.needs_status_lookup = True
     message.next_check_at = utcnow()
     db.session.commit()
