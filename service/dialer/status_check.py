@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Iterable, Optional
 
 from sqlalchemy import and_, or_, select, update
@@ -96,7 +96,7 @@ def _batches_of_ids(condition, order_by, limit: int = ROW_BATCH) -> Iterable[lis
         last_id = ids[-1]
 
 
-def _lock_messages(ids: Iterable[int], now: datetime) -> list[DialerMessage]:
+def _lock_messages(ids: Iterable[int]) -> list[DialerMessage]:
     return select_for_update(
         select(DialerMessage).where(DialerMessage.id.in_(list(ids)), _tracked())
         .options(noload(DialerMessage.related_objects)).execution_options(populate_existing=True)
@@ -117,7 +117,7 @@ def apply_records(backend, records: Iterable[RecordSnapshot], source: str, repor
     interval = timedelta(seconds=dialer_config().status.interval_seconds)
     rules = _rules()
     failed = []
-    for message in _lock_messages(by_id, now):
+    for message in _lock_messages(by_id):
         try:
             event = apply_observation(message, backend.observation_of(by_id[message.id], source), rules)
         except Exception as exc:  # one bad record never stops the others
@@ -144,7 +144,7 @@ def expire_idle_messages(report: CheckReport) -> None:
     minutes = dialer_config().status.idle_timeout_minutes
     idle = and_(_tracked(), DialerMessage.sent_at <= now - timedelta(minutes=minutes))
     for ids in _batches_of_ids(idle, [DialerMessage.sent_at]):
-        for message in _lock_messages(ids, now):
+        for message in _lock_messages(ids):
             transition(message, DialerMessageState.EXPIRED, source="poll", final=True,
                        error=f"No final answer from Daktela within {minutes} minutes of sending.")
             report.expired += 1
@@ -231,7 +231,7 @@ def look_up_flagged(backend, report: CheckReport) -> bool:
 def _record_missing(backend, ids: list[int], report: CheckReport) -> None:
     if not ids:
         return
-    for message in _lock_messages(ids, utcnow()):
+    for message in _lock_messages(ids):
         transition(message, DialerMessageState.ERROR_UPDATE, source="lookup", final=True,
                    error=f"Daktela has no record named {backend.record_name(message)} (404).")
         report.failed_checks += 1
@@ -242,7 +242,7 @@ def _count_failed_checks(ids: list[int], error: str, report: CheckReport) -> Non
     """A failed check never changes the call's state, until there have been too many."""
     now = utcnow()
     status = dialer_config().status
-    for message in _lock_messages(ids, now):
+    for message in _lock_messages(ids):
         message.number_of_status_check_attempts += 1
         message.next_check_at = now + timedelta(seconds=status.interval_seconds)
         report.failed_checks += 1
