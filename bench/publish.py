@@ -38,14 +38,16 @@ SCENARIOS = ("baseline", "queued", "inline")
 
 
 def make_app(database_url: str, batch_sending: bool):
-    from config import BatchConfig, Config, DaktelaConfig
+    from config import BatchConfig, Config, DaktelaConfig, normalize_database_url
     from service import create_app
 
     config = Config(
-        database_url=database_url, app_env="testing", api_keys=("bench",), sender_backend="daktela",
+        database_url=normalize_database_url(database_url), app_env="testing", api_keys=("bench",),
+        sender_backend="daktela",
         log_level="WARNING",
         daktela=DaktelaConfig(url=SIM_URL, access_token=TOKEN, autodialer_record_type="tts",
-                              predictive_record_type="tts", record_name_prefix="bench_"),
+                              predictive_record_type="tts", record_name_prefix="bench_",
+                              webhook_secrets=("unused",)),
         batch=BatchConfig(sending=batch_sending),
     )
     return create_app(config)

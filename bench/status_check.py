@@ -33,14 +33,15 @@ CHUNK = 5000
 
 
 def make_app(database_url: str):
-    from config import Config, DaktelaConfig
+    from config import Config, DaktelaConfig, normalize_database_url
     from service import create_app
 
     return create_app(Config(
-        database_url=database_url, app_env="testing", api_keys=("bench",), sender_backend="daktela",
+        database_url=normalize_database_url(database_url), app_env="testing", api_keys=("bench",),
+        sender_backend="daktela",
         log_level="WARNING",
         daktela=DaktelaConfig(url=SIM_URL, access_token=TOKEN, autodialer_record_type="tts",
-                              record_name_prefix="bench_", timezone="UTC",
+                              record_name_prefix="bench_", timezone="UTC", webhook_secrets=("unused",),
                               states_mapping={"statuses_declined": "DECLINED"}),
     ))
 
