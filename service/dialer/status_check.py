@@ -79,13 +79,13 @@ def _rules() -> StateRules:
     return StateRules(daktela.states_mapping, daktela.final_actions)
 
 
-def _batches_of_ids(condition, order_by, limit: int = ROW_BATCH) -> Iterable[list[int]]:
-    """Ids matching `condition`, a bounded batch at a time (keyset on id)."""
+def _batches_of_ids(condition, limit: int = ROW_BATCH) -> Iterable[list[int]]:
+    """Ids matching `condition`, oldest first, a bounded batch at a time (keyset on id)."""
     last_id = 0
     while True:
         ids = list(db.session.scalars(
             select(DialerMessage.id).where(condition, DialerMessage.id > last_id)
-            .order_by(*order_by, DialerMessage.id).limit(limit)
+            .order_by(DialerMessage.id).limit(limit)
         ))
         end_transaction()
         if not ids:
@@ -143,7 +143,7 @@ def expire_idle_messages(report: CheckReport) -> None:
     now = utcnow()
     minutes = dialer_config().status.idle_timeout_minutes
     idle = and_(_tracked(), DialerMessage.sent_at <= now - timedelta(minutes=minutes))
-    for ids in _batches_of_ids(idle, [DialerMessage.sent_at]):
+    for ids in _batches_of_ids(idle):
         for message in _lock_messages(ids):
             transition(message, DialerMessageState.EXPIRED, source="poll", final=True,
                        error=f"No final answer from Daktela within {minutes} minutes of sending.")
@@ -210,7 +210,7 @@ def look_up_flagged(backend, report: CheckReport) -> bool:
                    or_(DialerMessage.nextcall_at.is_(None), DialerMessage.nextcall_at <= now))
     size = dialer_config().status.lookup_batch_size
     looked = 0
-    for ids in _batches_of_ids(flagged, [DialerMessage.sent_at], limit=size):
+    for ids in _batches_of_ids(flagged, limit=size):
         names = {backend.record_name_for(message_id): message_id for message_id in ids}
         try:
             report.requests += 1
@@ -273,7 +273,7 @@ def account_for_due_messages(run_ok: bool, last_error: str, report: CheckReport)
         )
         db.session.commit()
         return
-    for ids in _batches_of_ids(due, [DialerMessage.sent_at]):
+    for ids in _batches_of_ids(due):
         _count_failed_checks(ids, last_error, report)
 
 
