@@ -2,6 +2,8 @@
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from service.dialer import send
 from service.extensions import db
@@ -230,3 +232,36 @@ def test_a_hint_about_a_finished_call_asks_daktela_nothing(app, message, simulat
     assert response.status_code == 200
     assert response.json == {"result": "ignored", "message_id": message.id, "state": "DONE"}
     assert list(simulator.simulator.request_log) == []
+
+
+webhook_values = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(max_size=30),
+    st.sampled_from(["__ours__", "null", "5", "3", "2030-01-01 10:00:00", "[]", '[{"name": "statuses_declined"}]', "{}", "a,b"]),
+    st.lists(st.one_of(st.text(max_size=10), st.fixed_dictionaries({"name": st.text(max_size=10)})), max_size=3),
+)
+webhook_bodies = st.dictionaries(
+    st.sampled_from(["name", "action", "statuses", "edited", "nextcall", "call_id", "result", "record", "event"]),
+    webhook_values, max_size=7,
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=webhook_bodies, as_form=st.booleans())
+def test_no_webhook_body_gives_a_500(app, message, body, as_form):
+    body = dict(body)
+    if body.get("name") == "__ours__":
+        body["name"] = f"test_{message.id}"
+    if as_form:
+        body = {key: value for key, value in body.items() if isinstance(value, (str, int)) and not isinstance(value, bool)}
+    response = post(app.test_client(), body, form=as_form)
+    assert response.status_code in (200, 202, 400, 422), (response.status_code, response.json)
+    assert isinstance(response.json, dict)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(action=st.sampled_from(["1", "3", "5", "6", 4, "null"]), second=st.integers(0, 59),
+       statuses=st.sampled_from(["", "statuses_declined", '["statuses_answered_complete"]']))
+def test_webhooks_about_our_message_never_fail(app, message, action, second, statuses):
+    response = post(app.test_client(), {"name": f"test_{message.id}", "action": action, "statuses": statuses,
+                                        "edited": f"2030-01-01 10:00:{second:02d}"})
+    assert response.status_code in (200, 202), response.json
