@@ -187,6 +187,3 @@ class DaktelaClient:
         if not isinstance(record, dict) or not isinstance(record.get("name"), str):
             raise DaktelaTransientError("Daktela answered without a record name.")
         return envelope
-
-    def close(self) -> None:
-        self.session.close()
