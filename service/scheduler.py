@@ -15,7 +15,6 @@ from flask import Flask
 from service.dialer.idempotency import purge_expired_keys
 from service.dialer.publishing import publish_due_messages
 from service.dialer.runtime import current_backend, dialer_config
-from service.dialer.status_check import check_dialer_status
 from service.errors import exception_origin
 
 logger = logging.getLogger(__name__)
@@ -36,6 +35,11 @@ def _in_app_context(app: Flask, job: Callable[[], object], name: str) -> Callabl
     return run
 
 
+def _check_status():
+    """The seed's poll, through the configured backend's own implementation."""
+    return current_backend().bulk_check_dialer_status()
+
+
 def build_scheduler(app: Flask) -> BlockingScheduler:
     with app.app_context():
         batch, status = dialer_config().batch, dialer_config().status
@@ -49,9 +53,9 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
         seconds=batch.send_interval_seconds, id="publish", next_run_time=datetime.now(timezone.utc),
         **common,
     )
-    if hasattr(backend, "changed_records"):
+    if backend.can_check_status():
         scheduler.add_job(
-            _in_app_context(app, check_dialer_status, "check-status"), "interval",
+            _in_app_context(app, _check_status, "check-status"), "interval",
             seconds=status.interval_seconds, id="check-status", **common,
         )
     scheduler.add_job(

@@ -1,5 +1,5 @@
 """The worker's scheduler wiring and its CLI."""
-from config import BatchConfig
+from config import BatchConfig, StatusCheckConfig
 from service.scheduler import build_scheduler
 
 
@@ -26,3 +26,18 @@ def test_publish_job_runs_in_an_app_context_and_publishes(make_app, auth):
 def test_send_batch_command_reports_nothing_to_do(make_app):
     result = make_app().test_cli_runner().invoke(args=["dialer", "send-batch"])
     assert result.exit_code == 0 and result.output.strip() == "published 0 messages"
+
+
+def test_the_worker_polls_with_the_backends_own_status_check(make_app, daktela_app):
+    from tests.support.backends import PollingBackend
+
+    PollingBackend.calls.clear()
+    PollingBackend.checks.clear()
+    app = make_app(sender_backend="tests.support.backends.PollingBackend", status=StatusCheckConfig(interval_seconds=9))
+    jobs = {job.id: job for job in build_scheduler(app).get_jobs()}
+    assert jobs["check-status"].trigger.interval.total_seconds() == 9
+    assert jobs["check-status"].max_instances == 1 and jobs["check-status"].coalesce is True
+    jobs["check-status"].func()
+    assert PollingBackend.checks == ["checked"]
+    daktela_jobs = {job.id for job in build_scheduler(daktela_app()).get_jobs()}
+    assert daktela_jobs == {"publish", "check-status", "purge-idempotency-keys"}

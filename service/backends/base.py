@@ -35,6 +35,11 @@ class DialerBackend:
         for message in messages:
             self.publish_message(message)
 
+    @classmethod
+    def can_check_status(cls) -> bool:
+        """True when this backend implements `bulk_check_dialer_status` (the worker then polls it)."""
+        return cls.bulk_check_dialer_status is not DialerBackend.bulk_check_dialer_status
+
     def bulk_check_dialer_status(self) -> Any:
         """Ask the provider for the outcome of sent messages, if it can tell."""
         raise BackendNotSupportedError(

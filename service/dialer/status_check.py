@@ -23,6 +23,7 @@ from typing import Iterable, Optional
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import noload
 
+from service.backends.daktela.backend import DaktelaDialerBackend
 from service.backends.daktela.client import DaktelaError
 from service.backends.daktela.records import RecordSnapshot, parse_daktela_time
 from service.dialer.locks import exclusive_run, select_for_update
@@ -31,7 +32,7 @@ from service.dialer.runtime import current_backend, dialer_config
 from service.errors import BackendNotSupportedError, exception_origin
 from service.extensions import db, end_transaction
 from service.models.message import DialerMessage, DialerPollState
-from service.models.state_machine import StateRules, apply_observation, transition
+from service.models.state_machine import apply_observation, transition
 from service.models.states import DialerMessageState
 from service.models.types import utcnow
 
@@ -74,11 +75,6 @@ def _tracked():
     )
 
 
-def _rules() -> StateRules:
-    daktela = dialer_config().daktela
-    return StateRules(daktela.states_mapping, daktela.final_actions)
-
-
 def _batches_of_ids(condition, limit: int = ROW_BATCH) -> Iterable[list[int]]:
     """Ids matching `condition`, oldest first, a bounded batch at a time (keyset on id)."""
     last_id = 0
@@ -115,7 +111,7 @@ def apply_records(backend, records: Iterable[RecordSnapshot], source: str, repor
     if not by_id:
         return
     interval = timedelta(seconds=dialer_config().status.interval_seconds)
-    rules = _rules()
+    rules = backend.state_rules
     failed = []
     for message in _lock_messages(by_id):
         try:
@@ -280,7 +276,7 @@ def account_for_due_messages(run_ok: bool, last_error: str, report: CheckReport)
 def check_dialer_status() -> CheckReport:
     """One poller run (the worker runs it every DIALER_CHECK_STATUS_INTERVAL_SECONDS)."""
     backend = current_backend()
-    if not hasattr(backend, "changed_records"):
+    if not isinstance(backend, DaktelaDialerBackend):
         raise BackendNotSupportedError(
             f"The dialer backend {backend.dotted_path()} cannot check message states."
         )

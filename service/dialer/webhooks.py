@@ -16,6 +16,7 @@ from typing import Any, Mapping, Optional
 
 from sqlalchemy.orm import noload
 
+from service.backends.daktela.backend import DaktelaDialerBackend
 from service.backends.daktela.client import DaktelaError
 from service.backends.daktela.records import daktela_local_to_utc, parse_action, parse_daktela_time
 from service.dialer.locks import select_for_update
@@ -24,7 +25,7 @@ from service.dialer.status_check import CheckReport, apply_records
 from service.errors import InvalidInputError
 from service.extensions import db
 from service.models.message import DialerMessage
-from service.models.state_machine import Observation, StateRules, apply_observation
+from service.models.state_machine import Observation, apply_observation
 from service.models.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -134,7 +135,8 @@ def receive_daktela_webhook(values: Mapping[str, Any]) -> WebhookResult:
     backend = current_backend()
     config = dialer_config().daktela
     observation = _observation(payload, config.timezone)
-    message_id = backend.message_id_for(name) if hasattr(backend, "message_id_for") else None
+    # The webhook is Daktela's: with another backend no record name is ours.
+    message_id = backend.message_id_for(name) if isinstance(backend, DaktelaDialerBackend) else None
     message = _locked_message(message_id) if message_id is not None else None
     if message is None:
         db.session.rollback()
@@ -147,7 +149,7 @@ def receive_daktela_webhook(values: Mapping[str, Any]) -> WebhookResult:
         db.session.commit()
         return WebhookResult(202, "queued for a status check", message.id, message.state.value)
     if observation is not None:
-        event = apply_observation(message, observation, StateRules(config.states_mapping, config.final_actions))
+        event = apply_observation(message, observation, backend.state_rules)
         db.session.commit()
         return WebhookResult(200, "applied" if event.applied else "ignored", message.id, message.state.value)
     if message.is_final_state:

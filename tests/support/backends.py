@@ -48,3 +48,13 @@ class IncompleteBackend(DialerBackend):
 
 class NotABackend:
     pass
+
+
+class PollingBackend(RecordingBackend):
+    """A custom backend with its own status check."""
+
+    checks: list = []
+
+    def bulk_check_dialer_status(self):
+        self.checks.append("checked")
+        return "custom check ran"
