@@ -265,3 +265,17 @@ def test_webhooks_about_our_message_never_fail(app, message, action, second, sta
     response = post(app.test_client(), {"name": f"test_{message.id}", "action": action, "statuses": statuses,
                                         "edited": f"2030-01-01 10:00:{second:02d}"})
     assert response.status_code in (200, 202), response.json
+
+
+def test_a_webhook_for_a_message_that_gave_up_before_being_sent_is_ignored(app, simulator):
+    simulator.simulator.inject("400_validation")
+    with app.app_context():
+        message = send("+420777123456", "Hello")
+    assert message.state == S.ERROR and message.sent_at is None
+    name = f"test_{message.id}"
+    hint = post(app.test_client(), {"name": name})
+    full = post(app.test_client(), {"name": name, "action": "5", "edited": "2030-01-01 10:00:00"})
+    assert hint.status_code == full.status_code == 200
+    assert hint.json["result"] == full.json["result"] == "ignored"
+    stored = reload(app, message.id)
+    assert stored.state == S.ERROR and stored.needs_status_lookup is False

@@ -143,12 +143,13 @@ def receive_daktela_webhook(values: Mapping[str, Any]) -> WebhookResult:
         logger.info("webhook for record %s, which is not one of our messages", name[:100])
         return WebhookResult(202, "unknown record")
     message.last_webhook_at = utcnow()
-    if message.sent_at is None:
+    if message.sent_at is None and not message.is_final_state:
         # Still being published: the poller looks the record up once it is.
         message.needs_status_lookup = True
         db.session.commit()
         return WebhookResult(202, "queued for a status check", message.id, message.state.value)
     if observation is not None:
+        # The state machine records it, and ignores it if the message is final.
         event = apply_observation(message, observation, backend.state_rules)
         db.session.commit()
         return WebhookResult(200, "applied" if event.applied else "ignored", message.id, message.state.value)
