@@ -167,7 +167,6 @@ class StatusCheckConfig:
     interval_seconds: float = 60.0
     max_failed_checks: int = 5
     idle_timeout_minutes: int = 1440
-    lookup_batch_size: int = 100
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "StatusCheckConfig":

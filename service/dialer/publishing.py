@@ -28,6 +28,7 @@ from service.models.types import utcnow
 logger = logging.getLogger(__name__)
 
 PUBLISHABLE_STATES = (DialerMessageState.WAITING, DialerMessageState.ERROR_RETRY)
+PUBLISH_ORDER = (DialerMessage.priority, DialerMessage.created_at, DialerMessage.id)
 
 
 @dataclass
@@ -129,7 +130,7 @@ def claim_due_messages(limit: int) -> list[DialerMessage]:
     candidates = (
         select(DialerMessage.id)
         .where(_due(now))
-        .order_by(DialerMessage.priority, DialerMessage.created_at, DialerMessage.id)
+        .order_by(*PUBLISH_ORDER)
         .limit(limit)
     )
     if db.session.get_bind().dialect.name == "postgresql":
@@ -150,7 +151,7 @@ def claim_due_messages(limit: int) -> list[DialerMessage]:
     messages = list(db.session.scalars(
         select(DialerMessage)
         .where(DialerMessage.id.in_(claimed))
-        .order_by(DialerMessage.priority, DialerMessage.created_at, DialerMessage.id)
+        .order_by(*PUBLISH_ORDER)
         .execution_options(populate_existing=True)
     ))
     end_transaction()

@@ -25,7 +25,7 @@ from sqlalchemy.orm import noload
 
 from service.backends.daktela.backend import DaktelaDialerBackend
 from service.backends.daktela.client import DaktelaError
-from service.backends.daktela.records import RecordSnapshot, parse_daktela_time
+from service.backends.daktela.records import DAKTELA_TIME_FORMAT, RecordSnapshot, parse_daktela_time
 from service.dialer.locks import exclusive_run, select_for_update
 from service.dialer.publishing import PUBLISHABLE_STATES
 from service.dialer.runtime import current_backend, dialer_config
@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 WATERMARK = "daktela_watermark"
 ROW_BATCH = 500
+LOOKUP_BATCH = 100  # names per `name in […]` request, well inside any URL length limit
 MAX_LOOKUPS_PER_RUN = 10_000
 
 
@@ -167,7 +168,7 @@ def _since(watermark: str) -> str:
     if parsed is None:
         return watermark
     overlap = timedelta(seconds=dialer_config().daktela.poll_overlap_seconds)
-    return (parsed - overlap).strftime("%Y-%m-%d %H:%M:%S")
+    return (parsed - overlap).strftime(DAKTELA_TIME_FORMAT)
 
 
 def follow_changes(backend, report: CheckReport) -> bool:
@@ -204,7 +205,7 @@ def look_up_flagged(backend, report: CheckReport) -> bool:
     now = utcnow()
     flagged = and_(_tracked(), DialerMessage.needs_status_lookup.is_(True),
                    or_(DialerMessage.nextcall_at.is_(None), DialerMessage.nextcall_at <= now))
-    size = dialer_config().status.lookup_batch_size
+    size = LOOKUP_BATCH
     looked = 0
     for ids in _batches_of_ids(flagged, limit=size):
         names = {backend.record_name_for(message_id): message_id for message_id in ids}

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 from service.models.state_machine import Observation
 
-TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S.%f")
+DAKTELA_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+TIME_FORMATS = (DAKTELA_TIME_FORMAT, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S.%f")
 
 
 def parse_daktela_time(value: Any) -> Optional[datetime]:
