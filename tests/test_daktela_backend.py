@@ -222,3 +222,13 @@ def test_no_duplicate_records_under_thirty_percent_failures_of_every_kind(daktel
     assert SIMULATOR_TOKEN not in caplog.text
     assert sorted(sim.records) == sorted(f"test_{m.id}" for m in messages)
     assert sim.stats["creates"] == len(messages)
+
+
+def test_one_keep_alive_session_serves_every_request_of_the_process(daktela_app, simulator, auth):
+    client = daktela_app().test_client()
+    for n in range(5):
+        response = client.post("/api/v1/messages", headers=auth,
+                               json={"recipient": f"+42077712345{n}", "content": "Hi"})
+        assert response.json["state"] == "READY"
+    assert simulator.simulator.stats["requests"] == 5
+    assert simulator.simulator.stats["connections"] == 1

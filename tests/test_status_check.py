@@ -182,3 +182,18 @@ def test_a_second_poller_skips_while_one_runs(app, simulator):
             report = check_dialer_status()
         assert report.skipped and report.requests == 0
         assert check_dialer_status().skipped is False
+
+
+def test_a_message_a_webhook_just_spoke_for_is_not_counted_as_a_failed_check(app, simulator):
+    with app.app_context():
+        heard, silent = publish(2)
+        check_dialer_status()
+        make_due()
+        db.session.query(DialerMessage).filter_by(id=heard).update({"last_webhook_at": utcnow()})
+        db.session.commit()
+        simulator.simulator.inject("500", method="GET")
+        report = check_dialer_status()
+        heard_message, silent_message = states([heard, silent])
+    assert report.failed_checks == 1
+    assert heard_message.number_of_status_check_attempts == 0
+    assert silent_message.number_of_status_check_attempts == 1
