@@ -16,6 +16,17 @@ def api_key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def matches_any(presented: str, secrets) -> bool:
+    """Whether `presented` equals one of `secrets`, compared in constant time.
+
+    Every secret is compared, so timing does not tell which one nearly matched.
+    """
+    matched = False
+    for secret in secrets:
+        matched |= hmac.compare_digest(presented.encode(), secret.encode())
+    return bool(presented) and matched
+
+
 def authenticate_request() -> None:
     """Accept the request only with a configured key; compared in constant time."""
     header = request.headers.get("Authorization", "")
@@ -23,11 +34,7 @@ def authenticate_request() -> None:
     presented = presented.strip()
     if scheme.lower() != "bearer" or not presented:
         raise AuthenticationError()
-    matched = False
-    for key in dialer_config().api_keys:
-        # Every key is compared, so timing does not tell which one nearly matched.
-        matched |= hmac.compare_digest(presented.encode(), key.encode())
-    if not matched:
+    if not matches_any(presented, dialer_config().api_keys):
         raise AuthenticationError("The API key is not valid.")
     g.api_key_hash = api_key_digest(presented)
 
