@@ -200,6 +200,8 @@ class Simulator:
         delay = self.autoplay_seconds
         outcome = self.random.choice(sorted(self.statuses))
         steps = [(delay, {"action": 3}), (2 * delay, {"action": 5, "statuses": [outcome]})]
+        # Keep only timers still waiting, so a long `make run` does not pile them up.
+        self._timers = [timer for timer in self._timers if timer.is_alive()]
         for seconds, change in steps:
             timer = threading.Timer(seconds, lambda c=change: self.play_call(name, **c))
             timer.daemon = True
