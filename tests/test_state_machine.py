@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.models import DialerMessage, DialerMessageState
-from service.models.state_machine import Observation, StateRules, apply_observation, transition
+from service.models.state_machine import Observation, StateRules, apply_observation, decide_observation, transition
 
 S = DialerMessageState
 RULES = StateRules(
@@ -147,3 +147,13 @@ def test_any_duplication_or_reordering_ends_as_the_ordered_sequence(steps, seed,
         apply_observation(actual, observation, RULES)
     assert _final_view(actual) == _final_view(expected)
     assert actual.extra_sender_data == expected.extra_sender_data
+
+
+def test_deciding_changes_nothing_and_applying_writes_exactly_the_decided_changes():
+    message = sent_message()
+    decision = decide_observation(message, observe(5, 3, ["statuses_complete"]), RULES)
+    assert message.state == S.READY and message.last_edited is None and not message.is_final_state
+    assert (decision.applied, decision.old_state, decision.new_state) == (True, S.READY, S.ANSWERED_COMPLETE)
+    event = apply_observation(message, observe(5, 3, ["statuses_complete"]), RULES)
+    assert {name: getattr(message, name) for name in decision.changes} == dict(decision.changes)
+    assert (event.old_state, event.new_state, event.applied) == ("READY", "ANSWERED_COMPLETE", True)

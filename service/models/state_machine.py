@@ -1,7 +1,7 @@
 """The one state machine of dialer messages: every change of `state` goes through here.
 
-Two entry points, both pure (they change the message and add an event to its
-history; the caller commits):
+Two entry points change a message and add an event to its history (the
+caller commits):
 
 - `apply_observation`: what the provider says about the call (from a
   webhook, a poll, a look-up or a publish answer). Observations are ordered
@@ -12,12 +12,15 @@ history; the caller commits):
 - `transition`: our own decisions (published, retry, gave up, expired,
   status checks failed), refused once the message is final. Our own final
   states (ERROR, ERROR_UPDATE, EXPIRED, DEBUG) are never changed again.
+
+`decide_observation` is the pure core of `apply_observation`, for callers that
+write rows themselves (the batched webhook path).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Protocol
 
 from service.models.message import DialerMessage, DialerMessageEvent
 from service.models.states import DialerMessageState
@@ -57,13 +60,35 @@ class StateRules:
     final_actions: frozenset[int] = frozenset({5})
 
 
-def _event(message: DialerMessage, source: str, old: Optional[DialerMessageState],
-           applied: bool, note: Optional[str], payload: Mapping[str, Any]) -> DialerMessageEvent:
-    event = DialerMessageEvent(
-        source=source, old_state=old.value if old else None,
-        new_state=message.state.value if message.state else None,
-        applied=applied, note=note, payload=dict(payload),
-    )
+@dataclass(frozen=True)
+class Decision:
+    """What one observation does to a message: the changed fields, and its history entry."""
+
+    applied: bool
+    note: Optional[str]
+    old_state: Optional[DialerMessageState]
+    new_state: Optional[DialerMessageState]
+    changes: Mapping[str, Any] = field(default_factory=dict)
+
+    def event_fields(self, source: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """The columns of the DialerMessageEvent that records this decision."""
+        return dict(source=source, old_state=self.old_state.value if self.old_state else None,
+                    new_state=self.new_state.value if self.new_state else None,
+                    applied=self.applied, note=self.note, payload=dict(payload))
+
+
+class CallState(Protocol):
+    """What the state machine reads of a message (a DialerMessage, or a row read with Core)."""
+
+    state: Optional[DialerMessageState]
+    is_final_state: bool
+    last_edited: Optional[datetime]
+    extra_sender_data: Optional[Mapping[str, Any]]
+
+
+def _event(message: DialerMessage, decision: Decision, source: str,
+           payload: Mapping[str, Any]) -> DialerMessageEvent:
+    event = DialerMessageEvent(**decision.event_fields(source, payload))
     message.events.add(event)
     return event
 
@@ -91,7 +116,7 @@ OUR_FINAL_STATES = frozenset(
 )
 
 
-def _reason_to_ignore(message: DialerMessage, observation: Observation, state: DialerMessageState,
+def _reason_to_ignore(message: CallState, observation: Observation, state: DialerMessageState,
                       final: bool) -> Optional[str]:
     """Why `observation` must not be applied, or None. Applying every observation that
     passes, in any order, ends where applying them all in `edited` order ends."""
@@ -113,33 +138,43 @@ def _reason_to_ignore(message: DialerMessage, observation: Observation, state: D
     return None
 
 
-def apply_observation(message: DialerMessage, observation: Observation, rules: StateRules) -> DialerMessageEvent:
-    """Apply `observation` unless it is older than what the message knows, or comes after its final answer."""
+def decide_observation(message: CallState, observation: Observation, rules: StateRules) -> Decision:
+    """What `observation` does to `message`: applied unless it is older than what the message
+    knows or comes after its final answer. Pure: `message` is not changed."""
     old = message.state
     state, warning = observed_state(observation, rules)
     if state is None:
-        return _event(message, observation.source, old, False, "the observation has no known action",
-                      observation.payload)
+        return Decision(False, "the observation has no known action", old, old)
     final = observation.action in rules.final_actions
     reason = _reason_to_ignore(message, observation, state, final)
     if reason is not None:
-        return _event(message, observation.source, old, False, reason, observation.payload)
-    message.state = state
-    message.is_final_state = final
-    message.last_edited = observation.edited or message.last_edited
+        return Decision(False, reason, old, old)
     rescheduled = not final and (state in RESCHEDULED_STATES or observation.nextcall is not None)
-    message.nextcall_at = observation.nextcall if rescheduled else None
-    message.number_of_status_check_attempts = 0
-    message.error = None
-    message.extra_sender_data = {
-        **(message.extra_sender_data or {}),
-        "action": observation.action,
-        "statuses": list(observation.statuses),
-        "edited": observation.edited.strftime("%Y-%m-%d %H:%M:%S") if observation.edited else None,
-        "nextcall": observation.nextcall.isoformat() if observation.nextcall else None,
-        "call_id": observation.call_id,
+    changes = {
+        "state": state,
+        "is_final_state": final,
+        "last_edited": observation.edited or message.last_edited,
+        "nextcall_at": observation.nextcall if rescheduled else None,
+        "number_of_status_check_attempts": 0,
+        "error": None,
+        "extra_sender_data": {
+            **(message.extra_sender_data or {}),
+            "action": observation.action,
+            "statuses": list(observation.statuses),
+            "edited": observation.edited.strftime("%Y-%m-%d %H:%M:%S") if observation.edited else None,
+            "nextcall": observation.nextcall.isoformat() if observation.nextcall else None,
+            "call_id": observation.call_id,
+        },
     }
-    return _event(message, observation.source, old, True, warning, observation.payload)
+    return Decision(True, warning, old, state, changes)
+
+
+def apply_observation(message: DialerMessage, observation: Observation, rules: StateRules) -> DialerMessageEvent:
+    """Apply `observation` to `message` as `decide_observation` says, and record it in its history."""
+    decision = decide_observation(message, observation, rules)
+    for name, value in decision.changes.items():
+        setattr(message, name, value)
+    return _event(message, decision, observation.source, observation.payload)
 
 
 def transition(message: DialerMessage, state: DialerMessageState, *, source: str, final: bool = False,
@@ -148,8 +183,8 @@ def transition(message: DialerMessage, state: DialerMessageState, *, source: str
     """Our own decision about a message; None (and no change) once the message is final."""
     if message.is_final_state:
         return None
-    old = message.state
+    decision = Decision(True, note or error, message.state, state)
     message.state = state
     message.is_final_state = final
     message.error = error
-    return _event(message, source, old, True, note or error, payload or {})
+    return _event(message, decision, source, payload or {})
