@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import contextlib
 import zlib
-from typing import Iterator
+from typing import Iterator, Optional
 
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from service.extensions import db
 
@@ -32,6 +33,10 @@ def exclusive_run(name: str) -> Iterator[bool]:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
 
 
+# SQLite has no row locks: a no-op write takes the database's write lock.
+_SQLITE_WRITE_LOCK = text("UPDATE dialer_message SET id = id WHERE 0")
+
+
 def select_for_update(query) -> list:
     """Run `query` and keep its rows ours until the commit, on either database.
 
@@ -42,5 +47,15 @@ def select_for_update(query) -> list:
     """
     if db.session.get_bind().dialect.name == "postgresql":
         return list(db.session.scalars(query.with_for_update()))
-    db.session.execute(text("UPDATE dialer_message SET id = id WHERE 0"))
+    db.session.execute(_SQLITE_WRITE_LOCK)
     return list(db.session.scalars(query))
+
+
+def lock_rows(connection: Connection, query, parameters: Optional[dict] = None) -> list:
+    """`select_for_update` for a Core `query ... FOR UPDATE` on `connection` in a transaction.
+
+    SQLite renders no FOR UPDATE, so its write lock is taken first instead.
+    """
+    if connection.dialect.name != "postgresql":
+        connection.execute(_SQLITE_WRITE_LOCK)
+    return list(connection.execute(query, parameters))

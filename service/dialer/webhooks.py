@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from sqlalchemy.orm import noload
@@ -22,28 +21,15 @@ from service.backends.daktela.records import daktela_local_to_utc, parse_action,
 from service.dialer.locks import select_for_update
 from service.dialer.runtime import current_backend, dialer_config
 from service.dialer.status_check import CheckReport, apply_records
+from service.dialer.webhook_apply import PendingObservation, WebhookResult, apply_webhook_observation
 from service.errors import InvalidInputError
 from service.extensions import db
 from service.models.message import DialerMessage
-from service.models.state_machine import Observation, apply_observation
+from service.models.state_machine import Observation
 from service.models.types import utcnow
 
 logger = logging.getLogger(__name__)
 FIELDS = ("name", "action", "statuses", "edited", "nextcall", "call_id")
-
-
-@dataclass(frozen=True)
-class WebhookResult:
-    status_code: int
-    result: str
-    message_id: Optional[int] = None
-    state: Optional[str] = None
-
-    def body(self) -> dict:
-        body = {"result": self.result}
-        if self.message_id is not None:
-            body.update(message_id=self.message_id, state=self.state)
-        return body
 
 
 def _text(value: Any) -> Optional[str]:
@@ -133,11 +119,20 @@ def receive_daktela_webhook(values: Mapping[str, Any]) -> WebhookResult:
     if name is None:
         raise InvalidInputError("The webhook has no record name.", errors={"name": ["Missing."]})
     backend = current_backend()
-    config = dialer_config().daktela
-    observation = _observation(payload, config.timezone)
+    observation = _observation(payload, dialer_config().daktela.timezone)
     # The webhook is Daktela's: with another backend no record name is ours.
     message_id = backend.message_id_for(name) if isinstance(backend, DaktelaDialerBackend) else None
-    message = _locked_message(message_id) if message_id is not None else None
+    if message_id is None:
+        logger.info("webhook for record %s, which is not one of our messages", name[:100])
+        return WebhookResult(202, "unknown record")
+    if observation is not None:
+        return apply_webhook_observation(PendingObservation(message_id, name, observation))
+    return _receive_hint(backend, message_id, name)
+
+
+def _receive_hint(backend, message_id: int, name: str) -> WebhookResult:
+    """A webhook without action and edited: something changed, Daktela has the details."""
+    message = _locked_message(message_id)
     if message is None:
         db.session.rollback()
         logger.info("webhook for record %s, which is not one of our messages", name[:100])
@@ -148,11 +143,6 @@ def receive_daktela_webhook(values: Mapping[str, Any]) -> WebhookResult:
         message.needs_status_lookup = True
         db.session.commit()
         return WebhookResult(202, "queued for a status check", message.id, message.state.value)
-    if observation is not None:
-        # The state machine records it, and ignores it if the message is final.
-        event = apply_observation(message, observation, backend.state_rules)
-        db.session.commit()
-        return WebhookResult(200, "applied" if event.applied else "ignored", message.id, message.state.value)
     if message.is_final_state:
         # A hint about a finished call: there is nothing left to learn.
         db.session.commit()

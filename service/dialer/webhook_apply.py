@@ -1,0 +1,164 @@
+"""Webhook observations applied in groups: one transaction for the webhooks that arrive together.
+
+A webhook that carries `action` and `edited` is applied before it is answered.
+Under load many arrive at once, and a transaction per webhook would spend
+most of its time on round trips and commits, so concurrent ones in a process
+share one (group commit, see `group_commit`): their messages are locked in id
+order, every observation goes through the state machine's
+`decide_observation` in arrival order (several for one message included), and
+the changed messages and their history are written with one UPDATE and one
+INSERT before a single commit. If the group's transaction fails, each webhook
+is retried in a transaction of its own, so one bad webhook fails only itself.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Optional, Union
+
+from flask import current_app
+from sqlalchemy import bindparam, insert, select, update
+
+from service.dialer.group_commit import GroupCommit
+from service.dialer.locks import lock_rows
+from service.dialer.runtime import current_backend
+from service.extensions import db
+from service.models.message import DialerMessage, DialerMessageEvent
+from service.models.state_machine import Observation, StateRules, decide_observation
+from service.models.states import DialerMessageState
+from service.models.types import utcnow
+
+logger = logging.getLogger(__name__)
+GROUP_KEY = "dialer.webhook_observations"
+MAX_GROUP = 64
+MESSAGES = DialerMessage.__table__
+EVENTS = DialerMessageEvent.__table__
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    status_code: int
+    result: str
+    message_id: Optional[int] = None
+    state: Optional[str] = None
+
+    def body(self) -> dict:
+        body = {"result": self.result}
+        if self.message_id is not None:
+            body.update(message_id=self.message_id, state=self.state)
+        return body
+
+
+@dataclass(frozen=True)
+class PendingObservation:
+    """One webhook's observation of the record `name`, which names message `message_id`."""
+
+    message_id: int
+    name: str
+    observation: Observation
+
+
+@dataclass
+class _MessageRow:
+    """The columns a webhook reads and writes, as the state machine's CallState."""
+
+    id: int
+    sent_at: Optional[datetime]
+    state: Optional[DialerMessageState]
+    is_final_state: bool
+    last_edited: Optional[datetime]
+    extra_sender_data: Optional[dict[str, Any]]
+    nextcall_at: Optional[datetime]
+    number_of_status_check_attempts: int
+    error: Optional[str]
+    last_webhook_at: Optional[datetime]
+    needs_status_lookup: bool
+
+    def update_parameters(self) -> dict[str, Any]:
+        values = {name: getattr(self, name) for name in _WRITTEN}
+        values["row_id"] = self.id
+        return values
+
+
+_READ = tuple(_MessageRow.__dataclass_fields__)
+_WRITTEN = tuple(name for name in _READ if name not in ("id", "sent_at"))
+# Built once: a statement built per call costs more to look up in the cache than to run.
+_LOCK = (select(*(MESSAGES.c[name] for name in _READ))
+         .where(MESSAGES.c.id.in_(bindparam("ids", expanding=True))).order_by(MESSAGES.c.id)
+         .with_for_update())
+_UPDATE = update(MESSAGES).where(MESSAGES.c.id == bindparam("row_id"))
+_INSERT = insert(EVENTS)
+
+
+def apply_webhook_observation(pending: PendingObservation) -> WebhookResult:
+    """Apply one webhook's observation together with the others arriving in this process."""
+    group = current_app.extensions.get(GROUP_KEY)
+    if group is None:
+        group = current_app.extensions.setdefault(GROUP_KEY, GroupCommit(apply_observations, MAX_GROUP))
+    return group.submit(pending)
+
+
+def apply_observations(group: list[PendingObservation]) -> list[Union[WebhookResult, Exception]]:
+    """Apply `group` in one transaction; if that fails, each in a transaction of its own."""
+    rules = current_backend().state_rules
+    try:
+        return _apply_together(group, rules)
+    except Exception as exc:  # noqa: BLE001 - whatever it was, retried alone it fails only its own webhook
+        if len(group) == 1:
+            raise
+        logger.warning("%d webhooks failed together (%s); applying them one by one", len(group),
+                       type(exc).__name__)
+    outcomes: list[Union[WebhookResult, Exception]] = []
+    for pending in group:
+        try:
+            outcomes.extend(_apply_together([pending], rules))
+        except Exception as exc:  # noqa: BLE001 - raised to this webhook's caller alone
+            outcomes.append(exc)
+    return outcomes
+
+
+def _apply_together(group: list[PendingObservation], rules: StateRules) -> list[WebhookResult]:
+    now = utcnow()
+    with db.engine.begin() as connection:
+        ids = sorted({pending.message_id for pending in group})
+        rows = {row.id: _MessageRow(*row) for row in lock_rows(connection, _LOCK, {"ids": ids})}
+        results, events, touched = [], [], {}
+        for pending in group:
+            row = rows.get(pending.message_id)
+            result, event = _apply_one(row, pending, rules, now)
+            results.append(result)
+            if row is not None:
+                touched[row.id] = row
+            if event is not None:
+                events.append(event)
+        if touched:
+            connection.execute(_UPDATE, _one_or_many([row.update_parameters() for row in touched.values()]))
+        if events:
+            connection.execute(_INSERT, _one_or_many(events))
+    return results
+
+
+def _one_or_many(parameters: list[dict]) -> Union[dict, list[dict]]:
+    # A single row as one statement: executemany's batching costs a round trip of its own.
+    return parameters[0] if len(parameters) == 1 else parameters
+
+
+def _apply_one(row: Optional[_MessageRow], pending: PendingObservation, rules: StateRules,
+               now: datetime) -> tuple[WebhookResult, Optional[dict[str, Any]]]:
+    if row is None:
+        logger.info("webhook for record %s, which is not one of our messages", pending.name[:100])
+        return WebhookResult(202, "unknown record"), None
+    row.last_webhook_at = now
+    if row.sent_at is None and not row.is_final_state:
+        # Still being published: the poller looks the record up once it is.
+        row.needs_status_lookup = True
+        return WebhookResult(202, "queued for a status check", row.id, row.state.value), None
+    # The state machine records it, and ignores it if the message is final.
+    observation = pending.observation
+    decision = decide_observation(row, observation, rules)
+    for name, value in decision.changes.items():
+        setattr(row, name, value)
+    event = {"dialer_message_id": row.id, "created_at": now,
+             **decision.event_fields(observation.source, observation.payload)}
+    return WebhookResult(200, "applied" if decision.applied else "ignored", row.id, row.state.value), event
