@@ -176,3 +176,25 @@ def test_bulk_is_limited_in_size(make_app, auth, app_context):
     assert response.status_code == 422
     assert response.json["errors"] == {"recipients": ["Give 1 to 2 recipients."]}
     assert count_rows() == 0
+
+
+@pytest.mark.parametrize("method, path, body, field", [
+    ("POST", "/api/v1/messages", {"recipient": "+420777123456", "content": "Hel\x00lo"}, "content"),
+    ("POST", "/api/v1/messages", {"recipient": "+420777123456", "content": "x", "extra_data": {"a": ["b\x00"]}},
+     "extra_data.a.0"),
+    ("POST", "/api/v1/messages", {"recipient": "+420777123456", "content": "x", "extra_data": {"k\x00": 1}},
+     "extra_data.k\\0"),
+    ("POST", "/api/v1/templates", {"slug": "greeting", "body": "Hi\x00"}, "body"),
+    ("GET", "/api/v1/messages?tag=a%00b", None, "tag"),
+])
+def test_nul_characters_are_refused_with_the_field_named(api, method, path, body, field):
+    """No database column can hold NUL (PostgreSQL refuses it), so it is a clear 422, never a 500."""
+    response = api.request(method, path, json=body)
+    assert response.status_code == 422, response.json
+    errors = next(iter(response.json["errors"].values()))
+    assert errors == {field: ["Must not contain NUL characters."]}
+    assert api.get("/api/v1/messages").json["items"] == []
+
+
+def test_a_template_slug_with_a_nul_character_is_not_found(api):
+    assert api.get("/api/v1/templates/a%00b").status_code == 404

@@ -279,3 +279,15 @@ def test_a_webhook_for_a_message_that_gave_up_before_being_sent_is_ignored(app, 
     assert hint.json["result"] == full.json["result"] == "ignored"
     stored = reload(app, message.id)
     assert stored.state == S.ERROR and stored.needs_status_lookup is False
+
+
+@pytest.mark.parametrize("field", ["call_id", "statuses", "name"])
+def test_a_nul_character_in_a_webhook_is_not_an_error(app, message, field):
+    """PostgreSQL cannot store NUL in text or JSON: it is dropped like other control noise."""
+    body = {"name": f"test_{message.id}", "action": "3", "edited": "2030-01-01 10:00:00",
+            "call_id": "call-1", "statuses": "statuses_declined"}
+    body[field] = body[field][:5] + "\x00" + body[field][5:]
+    response = post(app.test_client(), body)
+    assert response.status_code == 200, response.json
+    stored = reload(app, message.id)
+    assert stored.state == S.DECLINED and stored.extra_sender_data["call_id"] == "call-1"

@@ -169,6 +169,9 @@ def send(recipient, content, related_objects=None, tag=None, *, priority=PRIORIT
 
 
 def get_template(slug: str) -> AbstractDialerTemplate:
+    if "\x00" in slug:
+        # No stored slug holds one, and PostgreSQL refuses to even compare it.
+        raise TemplateNotFoundError()
     template = db.session.scalars(
         db.select(template_model()).filter_by(slug=slug)
     ).one_or_none()

@@ -17,7 +17,8 @@ from sqlalchemy.orm import noload
 
 from service.backends.daktela.backend import DaktelaDialerBackend
 from service.backends.daktela.client import DaktelaError
-from service.backends.daktela.records import daktela_local_to_utc, parse_action, parse_daktela_time
+from service.backends.daktela.records import (daktela_local_to_utc, optional_text, parse_action,
+                                              parse_daktela_time, parse_statuses)
 from service.dialer.locks import select_for_update
 from service.dialer.runtime import current_backend, dialer_config
 from service.dialer.status_check import CheckReport, apply_records
@@ -32,16 +33,6 @@ logger = logging.getLogger(__name__)
 FIELDS = ("name", "action", "statuses", "edited", "nextcall", "call_id")
 
 
-def _text(value: Any) -> Optional[str]:
-    if value is None:
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, str) and value.strip() and value.strip().lower() not in ("null", "none", "undefined"):
-        return value.strip()
-    return None
-
-
 def _decoded(value: Any) -> Any:
     if isinstance(value, str) and value.strip()[:1] in ("[", "{", '"'):
         try:
@@ -51,21 +42,14 @@ def _decoded(value: Any) -> Any:
     return value
 
 
-def parse_statuses(value: Any) -> tuple[str, ...]:
-    """A list of status objects or names, a comma-separated string, or JSON text of either."""
+def _statuses(value: Any) -> tuple[str, ...]:
+    """A list of status objects or names, one status object, a comma-separated string, or JSON text of any."""
     value = _decoded(value)
     if isinstance(value, dict):
         value = [value]
     if isinstance(value, str):
-        value = [part for part in value.split(",")]
-    if not isinstance(value, list):
-        return ()
-    names = []
-    for item in value:
-        name = _text(item.get("name") if isinstance(item, dict) else item)
-        if name:
-            names.append(name)
-    return tuple(names)
+        value = value.split(",")
+    return parse_statuses(value)
 
 
 def normalize_payload(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -79,14 +63,14 @@ def normalize_payload(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def _observation(payload: Mapping[str, Any], zone: str) -> Optional[Observation]:
     errors = {}
-    raw_action, raw_edited = _text(payload.get("action")), _text(payload.get("edited"))
+    raw_action, raw_edited = optional_text(payload.get("action")), optional_text(payload.get("edited"))
     action = parse_action(raw_action) if raw_action is not None else None
     if raw_action is not None and action is None:
         errors["action"] = ["action must be a number such as 5."]
     edited = parse_daktela_time(raw_edited) if raw_edited is not None else None
     if raw_edited is not None and edited is None:
         errors["edited"] = ["edited must be a time such as 2026-11-26 10:00:00."]
-    raw_nextcall = _text(payload.get("nextcall"))
+    raw_nextcall = optional_text(payload.get("nextcall"))
     nextcall = parse_daktela_time(raw_nextcall) if raw_nextcall else None
     if raw_nextcall and nextcall is None:
         errors["nextcall"] = ["nextcall must be a time such as 2026-11-26 10:00:00."]
@@ -94,12 +78,12 @@ def _observation(payload: Mapping[str, Any], zone: str) -> Optional[Observation]
         raise InvalidInputError(errors=errors)
     if action is None or edited is None:
         return None
-    statuses = parse_statuses(payload.get("statuses"))
-    call_id = _text(payload.get("call_id"))
+    statuses = _statuses(payload.get("statuses"))
+    call_id = optional_text(payload.get("call_id"))
     return Observation(
         source="webhook", action=action, statuses=statuses, edited=edited,
         nextcall=daktela_local_to_utc(nextcall, zone), call_id=call_id,
-        payload={"name": payload.get("name"), "action": action, "statuses": list(statuses),
+        payload={"name": optional_text(payload.get("name")), "action": action, "statuses": list(statuses),
                  "edited": raw_edited, "nextcall": raw_nextcall, "call_id": call_id},
     )
 
@@ -115,7 +99,7 @@ def _locked_message(message_id: int) -> Optional[DialerMessage]:
 def receive_daktela_webhook(values: Mapping[str, Any]) -> WebhookResult:
     """Apply, fetch or queue what one webhook says; never drops a hint about one of our messages."""
     payload = normalize_payload(values)
-    name = _text(payload.get("name"))
+    name = optional_text(payload.get("name"))
     if name is None:
         raise InvalidInputError("The webhook has no record name.", errors={"name": ["Missing."]})
     backend = current_backend()

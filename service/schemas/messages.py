@@ -1,5 +1,8 @@
 """Request and response schemas of dialer messages."""
-from marshmallow import RAISE, Schema, fields, validate
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from service.dialer.related import MAX_CONTENT_TYPE_LENGTH, MAX_RELATED_OBJECTS
 from service.dialer.sending import MAX_CONTENT_LENGTH, MAX_TAG_LENGTH
@@ -10,9 +13,31 @@ from service.schemas.fields import ObjectId, PhoneNumber, UTCDateTime
 NON_BLANK = validate.Regexp(r"\S", error="Must not be blank.")
 
 
+def _paths_with_nul(value: Any, path: str = "") -> list[str]:
+    """Where `value` holds a NUL character (as dotted paths; a NUL in a key shows as \\0)."""
+    if isinstance(value, str):
+        return [path or "_schema"] if "\x00" in value else []
+    if isinstance(value, Mapping):
+        items = [(f"{path}.{key}".lstrip(".").replace("\x00", "\\0"), key, item) for key, item in value.items()]
+        return ([where for where, key, _ in items if isinstance(key, str) and "\x00" in key]
+                + [hit for where, _, item in items for hit in _paths_with_nul(item, where)])
+    if isinstance(value, (list, tuple)):
+        return [hit for index, item in enumerate(value) for hit in _paths_with_nul(item, f"{path}.{index}".lstrip("."))]
+    return []
+
+
 class StrictSchema(Schema):
+    """Input schemas: unknown fields and NUL characters (which no database column can hold) are refused."""
+
     class Meta:
         unknown = RAISE
+
+    @pre_load(pass_collection=True)
+    def _refuse_nul_characters(self, data, **kwargs):
+        paths = _paths_with_nul(data)
+        if paths:
+            raise ValidationError({path: ["Must not contain NUL characters."] for path in paths})
+        return data
 
 
 class RelatedObjectSchema(StrictSchema):

@@ -79,20 +79,21 @@ def parse_statuses(value: Any) -> tuple[str, ...]:
     """Status names from a list of status objects or of names."""
     if not isinstance(value, list):
         return ()
-    names = []
-    for item in value:
-        name = item.get("name") if isinstance(item, dict) else item
-        if isinstance(name, str) and name.strip():
-            names.append(name.strip())
-    return tuple(names)
+    names = (item.get("name") if isinstance(item, dict) else item for item in value)
+    return tuple(filter(None, (optional_text(name) for name in names if isinstance(name, str))))
 
 
-def _optional_text(value: Any) -> Optional[str]:
+def optional_text(value: Any) -> Optional[str]:
+    """A value Daktela sent as text, or None for nothing, blank or a spelled-out null.
+
+    NUL characters are dropped: they carry nothing, and PostgreSQL cannot store them.
+    """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
-    if isinstance(value, str) and value.strip() and value.strip().lower() != "null":
-        return value.strip()
-    return None
+    if not isinstance(value, str):
+        return None
+    text = value.replace("\x00", "").strip()
+    return text if text and text.lower() not in ("null", "none", "undefined") else None
 
 
 def parse_record(record: dict) -> RecordSnapshot:
@@ -100,9 +101,9 @@ def parse_record(record: dict) -> RecordSnapshot:
         name=str(record["name"]),
         action=parse_action(record.get("action")),
         statuses=parse_statuses(record.get("statuses")),
-        edited=_optional_text(record.get("edited")),
-        nextcall=_optional_text(record.get("nextcall")),
-        call_id=_optional_text(record.get("call_id")),
+        edited=optional_text(record.get("edited")),
+        nextcall=optional_text(record.get("nextcall")),
+        call_id=optional_text(record.get("call_id")),
     )
 
 
