@@ -95,16 +95,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn processes (default: one per core)")
+    parser.add_argument("--threads", type=int, default=16, help="threads per process (gunicorn.conf.py's default)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     first, last = seed(args.database_url)
     script = Path(tempfile.mkdtemp()) / "webhook.lua"
     script.write_text(LUA % {"first": first, "last": last, "secret": SECRET})
     server = subprocess.Popen(
+        # The production settings (gunicorn.conf.py in ROOT), with the given processes and threads.
         [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{PORT}", "--workers", str(args.workers),
-         "--threads", str(args.threads), "--worker-class", "gthread", "--log-level", "warning"],
+         "--threads", str(args.threads), "--log-level", "warning"],
         cwd=ROOT, env=environment(args.database_url))
     results = {"webhook": [], "ceiling (GET /healthz)": []}
     try:

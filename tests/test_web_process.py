@@ -1,0 +1,90 @@
+"""The Procfile's web command: gunicorn with gunicorn.conf.py serves the app, webhooks included."""
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from service.dialer import send
+from service.extensions import db
+from service.models import DialerMessageEvent
+from tests.conftest import API_KEY, SIMULATOR_TOKEN, WEBHOOK_SECRET
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def web_command() -> list[str]:
+    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    command = line.partition(":")[2].split()
+    assert command[0] == "gunicorn"
+    return [sys.executable, "-m", *command]
+
+
+@pytest.fixture
+def web_process(daktela_app, database_url, simulator, tmp_path):
+    app = daktela_app()
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "test", "DIALER_API_KEYS": API_KEY,
+           "DATABASE_URL": database_url, "DIALER_SENDER_BACKEND": "daktela", "DAKTELA_URL": simulator.url,
+           "DAKTELA_ACCESS_TOKEN": SIMULATOR_TOKEN, "DAKTELA_AUTODIALER_RECORD_TYPE": "tts-autodialer",
+           "DAKTELA_RECORD_NAME_PREFIX": "test_", "DAKTELA_WEBHOOK_SECRETS": WEBHOOK_SECRET,
+           "PORT": str(port), "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4"}
+    with open(log, "w") as output:
+        process = subprocess.Popen(web_command(), cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        yield app, base_url, log
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_the_web_command_serves_threaded_workers_that_apply_concurrent_webhooks(web_process):
+    app, base_url, log = web_process
+    with app.app_context():
+        message_id = send("+420777123456", "Hello").id
+    statuses = []
+
+    def deliver(second):
+        response = requests.post(f"{base_url}/webhooks/daktela", headers={"X-Webhook-Secret": WEBHOOK_SECRET},
+                                 json={"name": f"test_{message_id}", "action": "3",
+                                       "edited": f"2030-01-01 10:00:{second:02d}"}, timeout=10)
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=deliver, args=(second,)) for second in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert statuses == [200] * 16
+    with app.app_context():
+        recorded = db.session.scalar(select(func.count()).select_from(DialerMessageEvent).where(
+            DialerMessageEvent.dialer_message_id == message_id, DialerMessageEvent.source == "webhook"))
+    assert recorded == 16
+    message = requests.get(f"{base_url}/api/v1/messages/{message_id}",
+                           headers={"Authorization": f"Bearer {API_KEY}"}, timeout=5).json()
+    assert message["state"] == "CALL_IN_PROGRESS"
+    assert re.search(r"Using worker: gthread", log.read_text())
