@@ -167,6 +167,8 @@ class StatusCheckConfig:
     interval_seconds: float = 60.0
     max_failed_checks: int = 5
     idle_timeout_minutes: int = 1440
+    # Most webhooks one transaction applies (1: a transaction per webhook).
+    webhook_group_size: int = 64
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "StatusCheckConfig":
@@ -175,6 +177,7 @@ class StatusCheckConfig:
             interval_seconds=read.seconds("DIALER_CHECK_STATUS_INTERVAL_SECONDS", cls.interval_seconds),
             max_failed_checks=read.integer("DIALER_NUMBER_OF_STATUS_CHECK_ATTEMPTS", cls.max_failed_checks),
             idle_timeout_minutes=read.integer("DIALER_IDLE_MESSAGES_TIMEOUT_MINUTES", cls.idle_timeout_minutes),
+            webhook_group_size=read.integer("DIALER_WEBHOOK_GROUP_SIZE", cls.webhook_group_size),
         )
 
 

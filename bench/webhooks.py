@@ -5,13 +5,16 @@
 Needs `wrk` (Debian: apt-get install wrk). Serves the app with gunicorn, seeds
 sent messages, then drives POST /webhooks/daktela (each request applies or
 ignores one observation under a row lock) and, as the ceiling, GET /healthz
-on the same server with the same client. Prints requests/s and p50/p99 latency
-(median of the repeats). Targets: at least half the ceiling's throughput, p99
-under 50 ms.
+on the same server with the same client. The baseline, in the same run, is the
+same server with DIALER_WEBHOOK_GROUP_SIZE=1: a transaction per webhook, as
+before group commit. Prints requests/s, p50/p99 latency and database commits
+per request (median of the repeats). Targets: at least half the ceiling's
+throughput, p99 under 50 ms.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import statistics
@@ -88,7 +91,43 @@ def wrk(args: list[str]) -> dict:
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+            "requests": int(re.search(r"(\d+) requests in", output).group(1)),
             "p50": latency("50"), "p99": latency("99"), "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+def commits(database_url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as connection:
+        return connection.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+                                  ).fetchone()[0]
+
+
+@contextlib.contextmanager
+def serving(args, group_size: int):
+    """gunicorn with the production settings (gunicorn.conf.py in ROOT) and the given processes and threads."""
+    env = {**environment(args.database_url), "DIALER_WEBHOOK_GROUP_SIZE": str(group_size)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{PORT}", "--workers", str(args.workers),
+         "--threads", str(args.threads), "--log-level", "warning"], cwd=ROOT, env=env)
+    try:
+        for _ in range(100):
+            try:
+                requests.get(f"http://127.0.0.1:{PORT}/healthz", timeout=1)
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        yield
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def measure(args, arguments: list[str]) -> dict:
+    before = commits(args.database_url)
+    result = wrk(arguments)
+    result["commits_per_request"] = (commits(args.database_url) - before) / max(result["requests"], 1)
+    return result
 
 
 def main() -> None:
@@ -102,39 +141,33 @@ def main() -> None:
     first, last = seed(args.database_url)
     script = Path(tempfile.mkdtemp()) / "webhook.lua"
     script.write_text(LUA % {"first": first, "last": last, "secret": SECRET})
-    server = subprocess.Popen(
-        # The production settings (gunicorn.conf.py in ROOT), with the given processes and threads.
-        [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{PORT}", "--workers", str(args.workers),
-         "--threads", str(args.threads), "--log-level", "warning"],
-        cwd=ROOT, env=environment(args.database_url))
-    results = {"webhook": [], "ceiling (GET /healthz)": []}
-    try:
-        for _ in range(100):
-            try:
-                requests.get(f"http://127.0.0.1:{PORT}/healthz", timeout=1)
-                break
-            except requests.RequestException:
-                time.sleep(0.1)
-        for _ in range(args.repeats):
-            results["ceiling (GET /healthz)"].append(wrk([f"http://127.0.0.1:{PORT}/healthz"]))
-            results["webhook"].append(wrk(["-s", str(script), f"http://127.0.0.1:{PORT}"]))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-    lines = ["| endpoint | requests/s (median) | share of ceiling | p50 ms | p99 ms | non-2xx |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    ceiling = statistics.median(r["rps"] for r in results["ceiling (GET /healthz)"])
+    webhook = ["-s", str(script), f"http://127.0.0.1:{PORT}"]
+    ceiling_name, grouped, alone = ("ceiling (GET /healthz)", "webhook, grouped (default)",
+                                    "webhook, a transaction each (DIALER_WEBHOOK_GROUP_SIZE=1)")
+    results = {ceiling_name: [], grouped: [], alone: []}
+    for _ in range(args.repeats):
+        with serving(args, group_size=64):
+            results[ceiling_name].append(measure(args, [f"http://127.0.0.1:{PORT}/healthz"]))
+            results[grouped].append(measure(args, webhook))
+        with serving(args, group_size=1):
+            results[alone].append(measure(args, webhook))
+    lines = ["| endpoint | requests/s (median) | share of ceiling | p50 ms | p99 ms | commits per request | non-2xx |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    ceiling = statistics.median(r["rps"] for r in results[ceiling_name])
     for name, runs in results.items():
         rps = statistics.median(r["rps"] for r in runs)
         lines.append(f"| {name} | {rps:.0f} | {rps / ceiling:.0%} | {statistics.median(r['p50'] for r in runs):.1f} | "
-                     f"{statistics.median(r['p99'] for r in runs):.1f} | {sum(r['non_2xx'] for r in runs)} |")
+                     f"{statistics.median(r['p99'] for r in runs):.1f} | "
+                     f"{statistics.median(r['commits_per_request'] for r in runs):.2f} | "
+                     f"{sum(r['non_2xx'] for r in runs)} |")
     table = "\n".join(lines)
     print(table)
     if not args.no_write:
         write_section("Webhook ingestion (bench/webhooks.py)",
-                      f"gunicorn gthread {args.workers} workers x {args.threads} threads on PostgreSQL, wrk with "
-                      f"32 connections for 10 s, median of {args.repeats}; {MESSAGES} messages, each request "
-                      f"applies or ignores one observation under a row lock.", table)
+                      f"gunicorn (gunicorn.conf.py: gthread, a socket per process) {args.workers} processes x "
+                      f"{args.threads} threads on PostgreSQL, wrk with 32 connections for 10 s, median of "
+                      f"{args.repeats}; {MESSAGES} messages, each webhook applies or ignores one observation "
+                      f"under a row lock. Commits per request come from pg_stat_database.", table)
 
 
 if __name__ == "__main__":

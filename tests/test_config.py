@@ -67,15 +67,18 @@ def test_daktela_and_tracking_settings_are_read_and_checked():
         "APP_ENV": "development", "DAKTELA_STATES_MAPPING": '{"statuses_a": "DECLINED"}',
         "DAKTELA_WEBHOOK_SECRETS": "new, old", "DAKTELA_TIMEZONE": "UTC", "DAKTELA_FINAL_ACTIONS": "5,4",
         "DIALER_CHECK_STATUS_INTERVAL_SECONDS": "30", "DIALER_BATCH_SENDING": "true", "DIALER_BATCH_SIZE": "50",
+        "DIALER_WEBHOOK_GROUP_SIZE": "1",
     })
     assert config.daktela.states_mapping == {"statuses_a": "DECLINED"}
     assert config.daktela.webhook_secrets == ("new", "old") and config.daktela.final_actions == {4, 5}
     assert config.status.interval_seconds == 30 and config.batch.sending is True and config.batch.size == 50
+    assert config.status.webhook_group_size == 1
     for name, value, message in [
         ("DAKTELA_STATES_MAPPING", '{"statuses_a": "HAPPY"}', "unknown states: HAPPY"),
         ("DAKTELA_STATES_MAPPING", "[1]", "JSON object"),
         ("DAKTELA_TIMEZONE", "Mars/Olympus", "DAKTELA_TIMEZONE"),
         ("DIALER_BATCH_SIZE", "0", "at least 1"),
+        ("DIALER_WEBHOOK_GROUP_SIZE", "0", "at least 1"),
         ("DIALER_BATCH_SENDING", "maybe", "true or false"),
         ("DIALER_CHECK_STATUS_INTERVAL_SECONDS", "-1", "more than 0"),
     ]:

@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, insert, select, update
 
 from service.dialer.group_commit import GroupCommit
 from service.dialer.locks import lock_rows
-from service.dialer.runtime import current_backend
+from service.dialer.runtime import current_backend, dialer_config
 from service.extensions import db
 from service.models.message import DialerMessage, DialerMessageEvent
 from service.models.state_machine import Observation, StateRules, decide_observation
@@ -31,7 +31,6 @@ from service.models.types import utcnow
 
 logger = logging.getLogger(__name__)
 GROUP_KEY = "dialer.webhook_observations"
-MAX_GROUP = 64
 MESSAGES = DialerMessage.__table__
 EVENTS = DialerMessageEvent.__table__
 
@@ -95,7 +94,8 @@ def apply_webhook_observation(pending: PendingObservation) -> WebhookResult:
     """Apply one webhook's observation together with the others arriving in this process."""
     group = current_app.extensions.get(GROUP_KEY)
     if group is None:
-        group = current_app.extensions.setdefault(GROUP_KEY, GroupCommit(apply_observations, MAX_GROUP))
+        size = dialer_config().status.webhook_group_size
+        group = current_app.extensions.setdefault(GROUP_KEY, GroupCommit(apply_observations, size))
     return group.submit(pending)
 
 
