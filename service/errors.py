@@ -12,9 +12,12 @@ from http import HTTPStatus
 from typing import Any, Mapping, Optional
 
 from flask import Flask, jsonify
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 5
 
 
 class ServiceError(Exception):
@@ -107,6 +110,15 @@ def exception_origin(exc: BaseException) -> str:
     return f"{type(exc).__name__} at {code.co_filename}:{tb.tb_lineno} in {code.co_name}"
 
 
+def _handle_database_unavailable(exc: Exception):
+    # Unreachable, restarting, locked or timed out: nothing was stored, and the
+    # same request can succeed later (Daktela's webhook deliveries included).
+    logger.error("database unavailable: %s", exception_origin(exc))
+    response, status = error_response(503, "The database is unavailable; retry later.")
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response, status
+
+
 def _handle_unexpected(exc: Exception):
     logger.error("unhandled %s while serving a request", exception_origin(exc))
     return error_response(500, "Internal server error.")
@@ -115,4 +127,6 @@ def _handle_unexpected(exc: Exception):
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ServiceError, _handle_service_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(OperationalError, _handle_database_unavailable)
+    app.register_error_handler(PoolTimeoutError, _handle_database_unavailable)
     app.register_error_handler(Exception, _handle_unexpected)

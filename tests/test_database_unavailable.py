@@ -1,0 +1,32 @@
+"""A database that cannot be reached is a 503 with Retry-After: retry later, nothing was stored."""
+import pytest
+
+from tests.conftest import WEBHOOK_SECRET
+
+UNREACHABLE = [
+    "postgresql+psycopg://postgres@127.0.0.1:1/test?connect_timeout=2",
+    "sqlite:////nonexistent-directory/dialer.sqlite3",
+]
+
+
+@pytest.fixture(params=UNREACHABLE, ids=["postgresql", "sqlite"])
+def unreachable_app(request, make_app, daktela_settings):
+    return make_app(database_url=request.param, sender_backend="daktela",
+                    daktela=daktela_settings(webhook_secrets=(WEBHOOK_SECRET,)))
+
+
+def test_a_webhook_while_the_database_is_unreachable_is_a_503_with_retry_after(unreachable_app, caplog):
+    response = unreachable_app.test_client().post(
+        "/webhooks/daktela", headers={"X-Webhook-Secret": WEBHOOK_SECRET},
+        json={"name": "test_1", "action": "5", "edited": "2030-01-01 10:00:00"})
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert response.json == {"code": 503, "status": "Service Unavailable",
+                             "message": "The database is unavailable; retry later."}
+    assert "database unavailable: OperationalError" in caplog.text
+
+
+def test_an_api_call_while_the_database_is_unreachable_is_a_503(unreachable_app, auth):
+    response = unreachable_app.test_client().post("/api/v1/messages", headers=auth,
+                                                  json={"recipient": "+420777123456", "content": "Hi"})
+    assert response.status_code == 503 and response.json["code"] == 503
+    assert "127.0.0.1:1" not in response.get_data(as_text=True)
