@@ -105,7 +105,7 @@ class GroupCommit(Generic[Item, Result]):
                     successor = self._queue[0]
                 else:
                     self._leading = False
-        for slot, outcome in zip(group, outcomes):
+        for slot, outcome in zip(group, outcomes, strict=True):
             slot.outcome = outcome
         for slot in group[1:]:
             slot.wake()

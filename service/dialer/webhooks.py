@@ -17,12 +17,21 @@ from sqlalchemy.orm import noload
 
 from service.backends.daktela.backend import DaktelaDialerBackend
 from service.backends.daktela.client import DaktelaError
-from service.backends.daktela.records import (daktela_local_to_utc, optional_text, parse_action,
-                                              parse_daktela_time, parse_statuses)
+from service.backends.daktela.records import (
+    daktela_local_to_utc,
+    optional_text,
+    parse_action,
+    parse_daktela_time,
+    parse_statuses,
+)
 from service.dialer.locks import select_for_update
 from service.dialer.runtime import current_backend, dialer_config
 from service.dialer.status_check import CheckReport, apply_records
-from service.dialer.webhook_apply import PendingObservation, WebhookResult, apply_webhook_observation
+from service.dialer.webhook_apply import (
+    PendingObservation,
+    WebhookResult,
+    apply_webhook_observation,
+)
 from service.errors import InvalidInputError
 from service.extensions import db
 from service.models.message import DialerMessage
