@@ -6,8 +6,8 @@ most of its time on round trips and commits, so concurrent ones in a process
 share one (group commit, see `group_commit`): their messages are locked in id
 order, every observation goes through the state machine's
 `decide_observation` in arrival order (several for one message included), and
-the changed messages and their history are written with one UPDATE and one
-INSERT before a single commit. If the group's transaction fails, each webhook
+the changed messages and their history are written with one batched UPDATE
+and one batched INSERT before a single commit. If the group's transaction fails, each webhook
 is retried in a transaction of its own, so one bad webhook fails only itself.
 """
 from __future__ import annotations
