@@ -50,7 +50,13 @@ def _environment() -> tuple[dict, bool]:
     return env, with_simulator
 
 
+def _stop(signum, frame) -> None:
+    # `kill` (or a timeout) stops the children too, as Ctrl-C does.
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
     env, with_simulator = _environment()
     python = sys.executable
     flask = [python, "-m", "flask", "--app", "wsgi"]
