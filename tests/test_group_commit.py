@@ -115,3 +115,33 @@ def test_a_run_batch_returning_the_wrong_number_of_outcomes_is_an_error_for_the_
     committer = GroupCommit(lambda items: [])
     with pytest.raises(RuntimeError, match="0 outcomes for 1 items"):
         committer.submit(1)
+
+
+def test_many_callers_each_get_their_own_result_and_nobody_is_left_waiting():
+    """Lost wake-ups would leave a caller asleep (the join times out); mixed-up outcomes would mismatch."""
+    import random
+
+    sizes = []
+
+    def run_batch(items):
+        sizes.append(len(items))
+        time.sleep(random.random() / 1000)
+        return [(item, "done") for item in items]
+
+    committer = GroupCommit(run_batch, max_batch=5)
+    outcomes = {}
+
+    def caller(number):
+        for call in range(50):
+            outcomes[(number, call)] = committer.submit((number, call))
+
+    threads = [threading.Thread(target=caller, args=(number,), daemon=True) for number in range(32)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 20
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    assert not any(thread.is_alive() for thread in threads)
+    assert outcomes == {(number, call): ((number, call), "done") for number in range(32) for call in range(50)}
+    assert sum(sizes) == 32 * 50 and max(sizes) <= 5 and committer.waiting == 0
+    assert len(sizes) < 32 * 50, "no two callers ever shared a run"
