@@ -130,3 +130,35 @@ def test_expired_keys_are_purged(api, app_context):
     _claim("new", timedelta(hours=1))
     assert purge_expired_keys() == 1
     assert [k.key for k in db.session.query(IdempotencyKey)] == ["new"]
+
+
+@pytest.mark.parametrize("path, payload", ROUTES)
+def test_a_request_that_stored_its_messages_and_died_unanswered_is_never_sent_again(api, app_context, path, payload):
+    headers = {"Idempotency-Key": "crashed"}
+    first = api.post(path, json=payload, headers=headers)
+    assert first.status_code == 201
+    created = sorted(item["id"] for item in first.json.get("items", [first.json]))
+    # What a process killed between the message's commit and storing the answer leaves behind.
+    record = db.session.scalars(db.select(IdempotencyKey).filter_by(key="crashed")).one()
+    record.status_code, record.response_body = None, None
+    record.created_at = utcnow() - timedelta(minutes=10)
+    db.session.commit()
+    retry = api.post(path, json=payload, headers=headers)
+    assert retry.status_code == 409, retry.json
+    assert retry.json["errors"] == {"message_ids": created}
+    assert count_rows() == len(created)
+
+
+def test_a_failed_request_that_stored_messages_keeps_its_key(api, app_context):
+    from service.dialer import send
+    from service.dialer.idempotency import active, claim_key, release_claim
+
+    fingerprint = _fingerprint(app_context, "/api/v1/messages", MESSAGE)
+    claim_id, _ = claim_key(api_key_digest(API_KEY), "half-done", fingerprint)
+    with active(claim_id):
+        message = send(MESSAGE["recipient"], MESSAGE["content"])
+    release_claim(claim_id)
+    assert count_rows(IdempotencyKey) == 1
+    retry = api.post("/api/v1/messages", json=MESSAGE, headers={"Idempotency-Key": "half-done"})
+    assert retry.status_code == 409 and retry.json["errors"] == {"message_ids": [message.id]}
+    assert count_rows() == 1

@@ -37,7 +37,8 @@ def idempotent(view):
         if stored is not None:
             return stored.body, stored.status_code, {REPLAYED_HEADER: "true"}
         try:
-            response = view(*args, **kwargs)
+            with idempotency.active(claim_id):
+                response = view(*args, **kwargs)
         except BaseException:
             idempotency.release_claim(claim_id)
             raise

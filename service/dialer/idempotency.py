@@ -4,12 +4,20 @@ A key is claimed (committed) before the request is handled, so a concurrent
 retry sees the claim and gets 409 instead of sending twice; the response is
 stored when the request succeeds; a failed request releases its claim so the
 caller can retry with the same key after fixing the problem.
+
+Messages created while a claim is `active` carry its id, written in their own
+transaction. A retry of a request that stored messages but never answered
+(the process died, or failed after the commit) gets 409 naming them instead
+of sending them again; a claim left with no messages and no response is
+taken over after ABANDONED_CLAIM_AFTER.
 """
 from __future__ import annotations
 
+import contextlib
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -17,12 +25,29 @@ from sqlalchemy.exc import IntegrityError
 from service.errors import ConflictError, InvalidInputError
 from service.extensions import db
 from service.models.idempotency import IdempotencyKey
+from service.models.message import DialerMessage
 from service.models.types import utcnow
 
 MAX_KEY_LENGTH = 255
 # A claim this old without a response belongs to a request that died.
 ABANDONED_CLAIM_AFTER = timedelta(minutes=5)
 KEEP_KEYS_FOR = timedelta(hours=24)
+_active_claim: ContextVar[Optional[int]] = ContextVar("idempotency_claim", default=None)
+
+
+@contextlib.contextmanager
+def active(claim_id: int) -> Iterator[None]:
+    """Messages created inside are stamped with `claim_id` (see `claim_of_new_messages`)."""
+    token = _active_claim.set(claim_id)
+    try:
+        yield
+    finally:
+        _active_claim.reset(token)
+
+
+def claim_of_new_messages() -> Optional[int]:
+    """The claim of the request being handled, if it was sent with an Idempotency-Key."""
+    return _active_claim.get()
 
 
 @dataclass(frozen=True)
@@ -73,10 +98,25 @@ def _existing_outcome(record: IdempotencyKey, request_hash: str):
         )
     if record.status_code is not None:
         return None, StoredResponse(record.status_code, record.response_body)
-    if utcnow() - record.created_at > ABANDONED_CLAIM_AFTER:
-        record.created_at = utcnow()
-        return record.id, None
-    raise ConflictError("A request with this Idempotency-Key is still being processed; retry later.")
+    created = _messages_created_under(record.id)
+    if created:
+        # The first request stored its messages and has not answered (it died,
+        # failed afterwards, or is still running): they are published, by the
+        # worker if need be, and never created a second time.
+        raise ConflictError(
+            "The first request with this Idempotency-Key stored its messages and has not answered; "
+            "read them instead of sending again.",
+            errors={"message_ids": created},
+        )
+    if utcnow() - record.created_at <= ABANDONED_CLAIM_AFTER:
+        raise ConflictError("A request with this Idempotency-Key is still being processed; retry later.")
+    record.created_at = utcnow()
+    return record.id, None
+
+
+def _messages_created_under(claim_id: int) -> list[int]:
+    return list(db.session.scalars(
+        select(DialerMessage.id).where(DialerMessage.idempotency_key_id == claim_id).order_by(DialerMessage.id)))
 
 
 def store_response(claim_id: int, status_code: int, body: Any) -> None:
@@ -88,8 +128,11 @@ def store_response(claim_id: int, status_code: int, body: Any) -> None:
 
 
 def release_claim(claim_id: int) -> None:
+    """Free the key of a failed request, unless the request stored messages before it failed."""
     db.session.rollback()
-    db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == claim_id))
+    db.session.execute(delete(IdempotencyKey).where(
+        IdempotencyKey.id == claim_id,
+        ~select(DialerMessage.id).where(DialerMessage.idempotency_key_id == claim_id).exists()))
     db.session.commit()
 
 

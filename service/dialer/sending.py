@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from service.dialer.idempotency import claim_of_new_messages
 from service.dialer.publishing import lease_until, publish_stored_messages
 from service.dialer.recipients import InvalidRecipient, normalize_recipient
 from service.dialer.related import build_related_objects
@@ -110,8 +111,10 @@ def store_and_publish(messages: Sequence[DialerMessage]) -> None:
     """
     batch_sending = dialer_config().batch.sending
     now = utcnow()
+    claim_id = claim_of_new_messages()
     for message in messages:
         message.next_attempt_at = None if batch_sending else lease_until(now)
+        message.idempotency_key_id = claim_id
     try:
         db.session.add_all(messages)
         db.session.commit()

@@ -77,6 +77,12 @@ class DialerMessage(TimestampMixin, db.Model):
     last_webhook_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     next_check_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     needs_status_lookup: Mapped[bool] = mapped_column(default=False)
+    # The Idempotency-Key claim of the API request that created the message,
+    # stored in the message's own transaction: a retry after that request died
+    # unanswered finds the message instead of sending another.
+    idempotency_key_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("idempotency_key.id", ondelete="SET NULL"), index=True
+    )
 
     related_objects: Mapped[list["DialerMessageRelatedObject"]] = relationship(
         back_populates="dialer_message",
