@@ -94,8 +94,10 @@ def _batches_of_ids(condition, limit: int = ROW_BATCH) -> Iterable[list[int]]:
 
 
 def _lock_messages(ids: Iterable[int]) -> list[DialerMessage]:
+    # In id order, as webhook groups lock theirs: two transactions locking
+    # overlapping messages then wait for each other instead of deadlocking.
     return select_for_update(
-        select(DialerMessage).where(DialerMessage.id.in_(list(ids)), _tracked())
+        select(DialerMessage).where(DialerMessage.id.in_(list(ids)), _tracked()).order_by(DialerMessage.id)
         .options(noload(DialerMessage.related_objects)).execution_options(populate_existing=True)
     )
 
