@@ -30,3 +30,23 @@ def test_an_api_call_while_the_database_is_unreachable_is_a_503(unreachable_app,
                                                   json={"recipient": "+420777123456", "content": "Hi"})
     assert response.status_code == 503 and response.json["code"] == 503
     assert "127.0.0.1:1" not in response.get_data(as_text=True)
+
+
+def test_a_group_of_webhooks_during_an_outage_fails_at_once_instead_of_one_by_one(unreachable_app):
+    from datetime import datetime
+
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    from service.dialer.webhook_apply import PendingObservation, apply_observations
+    from service.extensions import db
+    from service.models.state_machine import Observation
+
+    attempts = []
+    with unreachable_app.app_context():
+        event.listen(db.engine, "handle_error", lambda context: attempts.append(1))
+        group = [PendingObservation(n, f"test_{n}", Observation("webhook", 3, (), datetime(2030, 1, 1)))
+                 for n in (1, 2, 3)]
+        with pytest.raises(OperationalError):
+            apply_observations(group)
+    assert len(attempts) == 1

@@ -19,6 +19,7 @@ from typing import Any, Optional, Union
 
 from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import OperationalError
 
 from service.dialer.group_commit import GroupCommit
 from service.dialer.locks import lock_rows
@@ -104,8 +105,8 @@ def apply_observations(group: list[PendingObservation]) -> list[Union[WebhookRes
     rules = current_backend().state_rules
     try:
         return _apply_together(group, rules)
-    except Exception as exc:  # noqa: BLE001 - whatever it was, retried alone it fails only its own webhook
-        if len(group) == 1:
+    except Exception as exc:  # noqa: BLE001 - retried alone, a bad webhook fails only itself
+        if len(group) == 1 or not _worth_retrying_alone(exc):
             raise
         logger.warning("%d webhooks failed together (%s); applying them one by one", len(group),
                        type(exc).__name__)
@@ -116,6 +117,15 @@ def apply_observations(group: list[PendingObservation]) -> list[Union[WebhookRes
         except Exception as exc:  # noqa: BLE001 - raised to this webhook's caller alone
             outcomes.append(exc)
     return outcomes
+
+
+def _worth_retrying_alone(exc: Exception) -> bool:
+    """One webhook's bad data, or a deadlock, need not fail the others; a database
+    that cannot be reached would only fail each of them again, slowly."""
+    if isinstance(exc, OperationalError):
+        state = getattr(exc.orig, "sqlstate", None)
+        return bool(state) and state.startswith("40")  # serialization failure, deadlock
+    return True
 
 
 def _apply_together(group: list[PendingObservation], rules: StateRules) -> list[WebhookResult]:
