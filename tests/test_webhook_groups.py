@@ -1,10 +1,12 @@
 """Webhooks applied in groups: one transaction for many, each with its own answer and history."""
 import random
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from service.dialer import send
@@ -130,3 +132,43 @@ def test_concurrent_webhooks_over_http_end_as_their_ordered_sequences(app, live_
         recorded = db.session.scalar(select(func.count()).select_from(DialerMessageEvent).where(
             DialerMessageEvent.source == "webhook"))
         assert recorded == len(bodies)
+
+
+webhook_steps = st.lists(
+    st.tuples(st.integers(min_value=0, max_value=6),
+              st.sampled_from([(), ("statuses_answered_complete",), ("statuses_declined",), ("statuses_x",)]),
+              st.booleans()),
+    min_size=1, max_size=8,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=webhook_steps, seed=st.integers(0, 2**32 - 1), duplicates=st.integers(0, 4))
+def test_any_grouping_duplication_or_order_of_webhooks_ends_as_the_ordered_sequence(app, steps, seed, duplicates):
+    """The database path of webhooks (groups, Core writes) ends where the state machine's ordered run ends."""
+    nextcall = datetime(2030, 1, 2, 9, 0, tzinfo=timezone.utc)
+    ordered = [Observation("webhook", action, statuses, T0 + timedelta(seconds=index),
+                           nextcall if has_nextcall else None) for index, (action, statuses, has_nextcall) in
+               enumerate(steps)]
+    rng = random.Random(seed)
+    deliveries = ordered + [rng.choice(ordered) for _ in range(duplicates)]
+    rng.shuffle(deliveries)
+    with app.app_context():
+        rules = app.extensions["dialer"].backend.state_rules
+        expected = DialerMessage(state=S.READY, is_final_state=False, extra_sender_data={}, last_edited=None,
+                                 number_of_status_check_attempts=0)
+        for observation in ordered:
+            apply_observation(expected, observation, rules)
+        message_id = send("+420777123456", "Hello").id
+        while deliveries:
+            size = rng.randint(1, len(deliveries))
+            group, deliveries = deliveries[:size], deliveries[size:]
+            outcomes = apply_observations(
+                [PendingObservation(message_id, f"test_{message_id}", observation) for observation in group])
+            assert all(isinstance(outcome, WebhookResult) for outcome in outcomes)
+        stored = db.session.get(DialerMessage, message_id)
+        assert (stored.state, stored.is_final_state, stored.last_edited, stored.nextcall_at) == (
+            expected.state, expected.is_final_state, expected.last_edited, expected.nextcall_at)
+        publish_keys = {"record_name"}
+        assert {k: v for k, v in stored.extra_sender_data.items() if k not in publish_keys} == {
+            k: v for k, v in expected.extra_sender_data.items() if k not in publish_keys}
