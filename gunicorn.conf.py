@@ -13,4 +13,5 @@ threads = int(os.environ.get("GUNICORN_THREADS", "16"))
 # Each process listens on its own socket and the kernel spreads new
 # connections across them; with one shared socket a single process can
 # accept every kept-alive connection of a burst and leave the others idle.
+# (The price: connections still queued on a restarting worker's socket are reset.)
 reuse_port = True
