@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from service.dialer import send
-from service.dialer.webhook_apply import PendingObservation, WebhookResult, apply_observations
+from service.dialer.webhook_apply import PendingWebhook, WebhookResult, apply_webhooks
 from service.extensions import db
 from service.models import DialerMessage, DialerMessageEvent, DialerMessageState
 from service.models.state_machine import Observation, apply_observation
@@ -29,7 +29,7 @@ def app(daktela_app):
 def pending(message_id, action, seconds, statuses=(), payload=None):
     observation = Observation(source="webhook", action=action, statuses=tuple(statuses),
                               edited=T0 + timedelta(seconds=seconds), payload=payload or {"action": action})
-    return PendingObservation(message_id, f"test_{message_id}", observation)
+    return PendingWebhook(message_id, f"test_{message_id}", observation)
 
 
 def history(message_id):
@@ -47,7 +47,7 @@ def test_a_group_applies_each_webhook_in_arrival_order_and_answers_each(app):
         group = [pending(first, 3, 1), pending(second, 5, 1, ["statuses_declined"]),
                  pending(first, 5, 2, ["statuses_answered_complete"]), pending(first, 3, 1),
                  pending(999_999_999, 3, 1), pending(unsent.id, 3, 1)]
-        results = apply_observations(group)
+        results = apply_webhooks(group)
         assert results == [
             WebhookResult(200, "applied", first, "CALL_IN_PROGRESS"),
             WebhookResult(200, "applied", second, "DECLINED"),
@@ -75,7 +75,7 @@ def test_a_webhook_the_database_refuses_fails_alone_and_its_group_is_applied(app
     with app.app_context():
         good, bad = send("+420777123456", "One").id, send("+420777123457", "Two").id
         # A payload the JSON column cannot store makes the group's INSERT fail.
-        results = apply_observations([pending(good, 3, 1), pending(bad, 3, 1, payload={"x": object()}),
+        results = apply_webhooks([pending(good, 3, 1), pending(bad, 3, 1, payload={"x": object()}),
                                       pending(good, 4, 2)])
         assert results[0] == WebhookResult(200, "applied", good, "CALL_IN_PROGRESS")
         assert isinstance(results[1], Exception)
@@ -163,8 +163,8 @@ def test_any_grouping_duplication_or_order_of_webhooks_ends_as_the_ordered_seque
         while deliveries:
             size = rng.randint(1, len(deliveries))
             group, deliveries = deliveries[:size], deliveries[size:]
-            outcomes = apply_observations(
-                [PendingObservation(message_id, f"test_{message_id}", observation) for observation in group])
+            outcomes = apply_webhooks(
+                [PendingWebhook(message_id, f"test_{message_id}", observation) for observation in group])
             assert all(isinstance(outcome, WebhookResult) for outcome in outcomes)
         stored = db.session.get(DialerMessage, message_id)
         assert (stored.state, stored.is_final_state, stored.last_edited, stored.nextcall_at) == (

@@ -1,14 +1,16 @@
-"""Webhook observations applied in groups: one transaction for the webhooks that arrive together.
+"""Webhooks applied in groups: one transaction for the webhooks that arrive together.
 
-A webhook that carries `action` and `edited` is applied before it is answered.
+A webhook that carries `action` and `edited` is applied before it is answered;
+one without them (a hint) is recorded, and the caller then fetches the record.
 Under load many arrive at once, and a transaction per webhook would spend
 most of its time on round trips and commits, so concurrent ones in a process
 share one (group commit, see `group_commit`): their messages are locked in id
 order, every observation goes through the state machine's
 `decide_observation` in arrival order (several for one message included), and
 the changed messages and their history are written with one batched UPDATE
-and one batched INSERT before a single commit. If the group's transaction fails, each webhook
-is retried in a transaction of its own, so one bad webhook fails only itself.
+and one batched INSERT before a single commit. If the group's transaction
+fails, each webhook is retried in a transaction of its own, so one bad webhook
+fails only itself.
 """
 from __future__ import annotations
 
@@ -42,6 +44,8 @@ class WebhookResult:
     result: str
     message_id: Optional[int] = None
     state: Optional[str] = None
+    # A hint about a call in progress: the record must be fetched from Daktela.
+    needs_fetch: bool = False
 
     def body(self) -> dict:
         body = {"result": self.result}
@@ -51,12 +55,13 @@ class WebhookResult:
 
 
 @dataclass(frozen=True)
-class PendingObservation:
-    """One webhook's observation of the record `name`, which names message `message_id`."""
+class PendingWebhook:
+    """One webhook about the record `name`, which names message `message_id`; without an
+    observation it is a hint that the record changed."""
 
     message_id: int
     name: str
-    observation: Observation
+    observation: Optional[Observation]
 
 
 @dataclass
@@ -91,16 +96,16 @@ _UPDATE = update(MESSAGES).where(MESSAGES.c.id == bindparam("row_id"))
 _INSERT = insert(EVENTS)
 
 
-def apply_webhook_observation(pending: PendingObservation) -> WebhookResult:
-    """Apply one webhook's observation together with the others arriving in this process."""
+def apply_webhook(pending: PendingWebhook) -> WebhookResult:
+    """Apply one webhook together with the others arriving in this process."""
     group = current_app.extensions.get(GROUP_KEY)
     if group is None:
         size = dialer_config().status.webhook_group_size
-        group = current_app.extensions.setdefault(GROUP_KEY, GroupCommit(apply_observations, size))
+        group = current_app.extensions.setdefault(GROUP_KEY, GroupCommit(apply_webhooks, size))
     return group.submit(pending)
 
 
-def apply_observations(group: list[PendingObservation]) -> list[Union[WebhookResult, Exception]]:
+def apply_webhooks(group: list[PendingWebhook]) -> list[Union[WebhookResult, Exception]]:
     """Apply `group` in one transaction; if that fails, each in a transaction of its own."""
     rules = current_backend().state_rules
     try:
@@ -128,7 +133,7 @@ def _worth_retrying_alone(exc: Exception) -> bool:
     return True
 
 
-def _apply_together(group: list[PendingObservation], rules: StateRules) -> list[WebhookResult]:
+def _apply_together(group: list[PendingWebhook], rules: StateRules) -> list[WebhookResult]:
     now = utcnow()
     with db.engine.begin() as connection:
         ids = sorted({pending.message_id for pending in group})
@@ -154,7 +159,7 @@ def _one_or_many(parameters: list[dict]) -> Union[dict, list[dict]]:
     return parameters[0] if len(parameters) == 1 else parameters
 
 
-def _apply_one(row: Optional[_MessageRow], pending: PendingObservation, rules: StateRules,
+def _apply_one(row: Optional[_MessageRow], pending: PendingWebhook, rules: StateRules,
                now: datetime) -> tuple[WebhookResult, Optional[dict[str, Any]]]:
     if row is None:
         logger.info("webhook for record %s, which is not one of our messages", pending.name[:100])
@@ -164,8 +169,14 @@ def _apply_one(row: Optional[_MessageRow], pending: PendingObservation, rules: S
         # Still being published: the poller looks the record up once it is.
         row.needs_status_lookup = True
         return WebhookResult(202, "queued for a status check", row.id, row.state.value), None
-    # The state machine records it, and ignores it if the message is final.
     observation = pending.observation
+    if observation is None:
+        # A hint: a finished call has nothing left to learn; otherwise the caller
+        # fetches the record, with no transaction open.
+        if row.is_final_state:
+            return WebhookResult(200, "ignored", row.id, row.state.value), None
+        return WebhookResult(200, "to fetch", row.id, row.state.value, needs_fetch=True), None
+    # The state machine records it, and ignores it if the message is final.
     decision = decide_observation(row, observation, rules)
     for name, value in decision.changes.items():
         setattr(row, name, value)

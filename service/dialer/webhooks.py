@@ -28,9 +28,9 @@ from service.dialer.locks import select_for_update
 from service.dialer.runtime import current_backend, dialer_config
 from service.dialer.status_check import CheckReport, apply_records
 from service.dialer.webhook_apply import (
-    PendingObservation,
+    PendingWebhook,
     WebhookResult,
-    apply_webhook_observation,
+    apply_webhook,
 )
 from service.errors import InvalidInputError
 from service.extensions import db
@@ -118,30 +118,10 @@ def receive_daktela_webhook(values: Mapping[str, Any]) -> WebhookResult:
     if message_id is None:
         logger.info("webhook for record %s, which is not one of our messages", name[:100])
         return WebhookResult(202, "unknown record")
-    if observation is not None:
-        return apply_webhook_observation(PendingObservation(message_id, name, observation))
-    return _receive_hint(backend, message_id, name)
-
-
-def _receive_hint(backend, message_id: int, name: str) -> WebhookResult:
-    """A webhook without action and edited: something changed, Daktela has the details."""
-    message = _locked_message(message_id)
-    if message is None:
-        db.session.rollback()
-        logger.info("webhook for record %s, which is not one of our messages", name[:100])
-        return WebhookResult(202, "unknown record")
-    message.last_webhook_at = utcnow()
-    if message.sent_at is None and not message.is_final_state:
-        # Still being published: the poller looks the record up once it is.
-        message.needs_status_lookup = True
-        db.session.commit()
-        return WebhookResult(202, "queued for a status check", message.id, message.state.value)
-    if message.is_final_state:
-        # A hint about a finished call: there is nothing left to learn.
-        db.session.commit()
-        return WebhookResult(200, "ignored", message.id, message.state.value)
-    db.session.commit()
-    return _fetch_and_apply(backend, message.id, name)
+    result = apply_webhook(PendingWebhook(message_id, name, observation))
+    if result.needs_fetch:
+        return _fetch_and_apply(backend, message_id, name)
+    return result
 
 
 def _fetch_and_apply(backend, message_id: int, name: str) -> WebhookResult:
