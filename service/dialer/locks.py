@@ -33,29 +33,25 @@ def exclusive_run(name: str) -> Iterator[bool]:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
 
 
-# SQLite has no row locks: a no-op write takes the database's write lock.
+# SQLite has no row locks (and renders no FOR UPDATE): a no-op write takes
+# the database's write lock before the read, so what is read is what gets
+# overwritten (pysqlite starts no transaction for a plain SELECT, so no older
+# snapshot can be held here).
 _SQLITE_WRITE_LOCK = text("UPDATE dialer_message SET id = id WHERE 0")
 
 
-def select_for_update(query) -> list:
-    """Run `query` and keep its rows ours until the commit, on either database.
+def _lock_sqlite(connection: Connection) -> None:
+    if connection.dialect.name != "postgresql":
+        connection.execute(_SQLITE_WRITE_LOCK)
 
-    PostgreSQL locks the rows (FOR UPDATE). SQLite has no row locks: a no-op
-    write takes the database's write lock before the read, so what is read is
-    what gets overwritten (pysqlite starts no transaction for a plain SELECT,
-    so no older snapshot can be held here).
-    """
-    if db.session.get_bind().dialect.name == "postgresql":
-        return list(db.session.scalars(query.with_for_update()))
-    db.session.execute(_SQLITE_WRITE_LOCK)
-    return list(db.session.scalars(query))
+
+def select_for_update(query) -> list:
+    """Run the ORM `query` and keep its rows ours until the commit, on either database."""
+    _lock_sqlite(db.session.connection())
+    return list(db.session.scalars(query.with_for_update()))
 
 
 def lock_rows(connection: Connection, query, parameters: Optional[dict] = None) -> list:
-    """`select_for_update` for a Core `query ... FOR UPDATE` on `connection` in a transaction.
-
-    SQLite renders no FOR UPDATE, so its write lock is taken first instead.
-    """
-    if connection.dialect.name != "postgresql":
-        connection.execute(_SQLITE_WRITE_LOCK)
+    """`select_for_update` for a Core `query ... FOR UPDATE` on `connection` in a transaction."""
+    _lock_sqlite(connection)
     return list(connection.execute(query, parameters))
