@@ -15,3 +15,9 @@ threads = int(os.environ.get("GUNICORN_THREADS", "16"))
 # accept every kept-alive connection of a burst and leave the others idle.
 # (The price: connections still queued on a restarting worker's socket are reset.)
 reuse_port = True
+
+
+def post_worker_init(worker):
+    """Say when a worker has loaded the app and starts accepting: until then,
+    connections the kernel hands to its socket wait in that socket's backlog."""
+    worker.log.info("Worker ready (pid: %s)", worker.pid)

@@ -47,15 +47,14 @@ def web_process(daktela_app, database_url, simulator, tmp_path):
         process = subprocess.Popen(web_command(), cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
+        # Each worker listens on its own socket (reuse_port) from the moment it
+        # forks, and a connection handed to a worker still loading the app waits
+        # in that socket's backlog: wait until every worker says it is ready.
+        deadline = time.monotonic() + 60
+        while len(re.findall(r"Worker ready \(pid: \d+\)", log.read_text())) < 2:
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
+        assert requests.get(f"{base_url}/healthz", timeout=10).status_code == 200
         yield app, base_url, log
     finally:
         process.terminate()
