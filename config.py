@@ -223,6 +223,12 @@ class Config:
     max_content_length: int = 1024 * 1024
     bulk_max_recipients: int = 1000
     log_level: str = "INFO"
+    # Connections one process may hold: pool_size kept open, max_overflow more
+    # opened on demand. from_env's default overflow lets every thread of a web
+    # process (GUNICORN_THREADS, 16) hold one at once.
+    database_pool_size: int = 5
+    database_max_overflow: int = 11
+    database_pool_timeout: float = 30.0
     daktela: DaktelaConfig = field(default_factory=DaktelaConfig)
     batch: BatchConfig = field(default_factory=BatchConfig)
     status: StatusCheckConfig = field(default_factory=StatusCheckConfig)
@@ -236,6 +242,9 @@ class Config:
         region = env.get("DIALER_DEFAULT_PHONE_REGION", "").strip().upper() or None
         if region is not None:
             _check_region(region)
+        read = _Environment(env)
+        pool_size = read.integer("DATABASE_POOL_SIZE", cls.database_pool_size)
+        threads = read.integer("GUNICORN_THREADS", 16)
         config = cls(
             database_url=normalize_database_url(
                 env.get("DATABASE_URL", "").strip() or cls.database_url
@@ -246,8 +255,11 @@ class Config:
             sender_backend=env.get("DIALER_SENDER_BACKEND", "").strip() or cls.sender_backend,
             template_model=env.get("DIALER_TEMPLATE_MODEL", "").strip() or cls.template_model,
             default_phone_region=region,
-            bulk_max_recipients=_Environment(env).integer("DIALER_BULK_MAX_RECIPIENTS", cls.bulk_max_recipients),
+            bulk_max_recipients=read.integer("DIALER_BULK_MAX_RECIPIENTS", cls.bulk_max_recipients),
             log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
+            database_pool_size=pool_size,
+            database_max_overflow=read.integer("DATABASE_MAX_OVERFLOW", max(10, threads - pool_size), minimum=0),
+            database_pool_timeout=read.seconds("DATABASE_POOL_TIMEOUT", cls.database_pool_timeout),
             daktela=DaktelaConfig.from_env(env),
             batch=BatchConfig.from_env(env),
             status=StatusCheckConfig.from_env(env),
@@ -277,12 +289,21 @@ class Config:
                 " or set APP_ENV=development for local use."
             )
 
+    def engine_options(self) -> dict:
+        """SQLAlchemy engine options; the pool limits apply where there is a
+        connection pool to size (not an in-memory SQLite database)."""
+        options: dict = {"pool_pre_ping": True}
+        if self.database_url in ("sqlite://", "sqlite:///") or ":memory:" in self.database_url:
+            return options
+        return {**options, "pool_size": self.database_pool_size, "max_overflow": self.database_max_overflow,
+                "pool_timeout": self.database_pool_timeout}
+
     def flask_settings(self) -> dict:
         """The keys Flask and its extensions read from `app.config`."""
         settings = {
             "SECRET_KEY": self.secret_key or "development-only-secret",
             "SQLALCHEMY_DATABASE_URI": self.database_url,
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "SQLALCHEMY_ENGINE_OPTIONS": self.engine_options(),
             "MAX_CONTENT_LENGTH": self.max_content_length,
             "TESTING": self.app_env == "testing",
             "API_TITLE": "Dialer message service",

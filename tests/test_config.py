@@ -89,3 +89,20 @@ def test_daktela_and_tracking_settings_are_read_and_checked():
 def test_production_daktela_backend_needs_its_settings():
     with pytest.raises(ConfigError, match="DAKTELA_URL, DAKTELA_ACCESS_TOKEN, DAKTELA_AUTODIALER_RECORD_TYPE"):
         Config.from_env({"SECRET_KEY": "s", "DIALER_API_KEYS": "k", "DIALER_SENDER_BACKEND": "daktela"})
+
+
+def test_connection_pool_fits_the_web_threads_and_can_be_sized_for_a_plan():
+    default = Config.from_env({"APP_ENV": "development", "DATABASE_URL": "postgres://db/x"})
+    assert default.engine_options() == {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 11,
+                                        "pool_timeout": 30.0}
+    many_threads = Config.from_env({"APP_ENV": "development", "GUNICORN_THREADS": "32"})
+    assert many_threads.database_pool_size + many_threads.database_max_overflow == 32
+    sized = Config.from_env({"APP_ENV": "development", "DATABASE_POOL_SIZE": "2", "DATABASE_MAX_OVERFLOW": "0",
+                             "DATABASE_POOL_TIMEOUT": "2.5"})
+    assert (sized.database_pool_size, sized.database_max_overflow, sized.database_pool_timeout) == (2, 0, 2.5)
+    assert Config.from_env({"APP_ENV": "development", "DATABASE_URL": "sqlite://"}).engine_options() == {
+        "pool_pre_ping": True}
+    with pytest.raises(ConfigError, match="DATABASE_POOL_SIZE must be at least 1"):
+        Config.from_env({"APP_ENV": "development", "DATABASE_POOL_SIZE": "0"})
+    with pytest.raises(ConfigError, match="DATABASE_MAX_OVERFLOW must be an integer"):
+        Config.from_env({"APP_ENV": "development", "DATABASE_MAX_OVERFLOW": "many"})

@@ -50,3 +50,20 @@ def test_a_group_of_webhooks_during_an_outage_fails_at_once_instead_of_one_by_on
         with pytest.raises(OperationalError):
             apply_webhooks(group)
     assert len(attempts) == 1
+
+
+def test_a_request_that_waits_too_long_for_a_pooled_connection_is_a_503(make_app, auth):
+    from service.extensions import db
+
+    app = make_app(database_pool_size=1, database_max_overflow=0, database_pool_timeout=0.2)
+    with app.app_context():
+        assert (db.engine.pool.size(), db.engine.pool._max_overflow) == (1, 0)
+        held = db.engine.connect()  # the process's only connection, busy elsewhere
+        try:
+            response = app.test_client().post("/api/v1/messages", headers=auth,
+                                              json={"recipient": "+420777123456", "content": "Hi"})
+        finally:
+            held.close()
+        assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+        assert app.test_client().post("/api/v1/messages", headers=auth,
+                                      json={"recipient": "+420777123456", "content": "Hi"}).status_code == 201
