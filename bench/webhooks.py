@@ -109,7 +109,7 @@ def serving(args, group_size: int):
     env = {**environment(args.database_url), "DIALER_WEBHOOK_GROUP_SIZE": str(group_size)}
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{PORT}", "--workers", str(args.workers),
-         "--threads", str(args.threads), "--log-level", "warning"], cwd=ROOT, env=env)
+         "--threads", str(args.threads), "--log-level", "warning", *args.gunicorn], cwd=ROOT, env=env)
     try:
         for _ in range(100):
             try:
@@ -137,6 +137,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes (default: one per core)")
     parser.add_argument("--threads", type=int, default=16, help="threads per process (gunicorn.conf.py's default)")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--gunicorn", nargs=argparse.REMAINDER, default=[], help="further gunicorn arguments")
     args = parser.parse_args()
     first, last = seed(args.database_url)
     script = Path(tempfile.mkdtemp()) / "webhook.lua"
