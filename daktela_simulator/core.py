@@ -199,7 +199,9 @@ class Simulator:
     def _schedule_playback(self, name: str) -> None:
         delay = self.autoplay_seconds
         outcome = self.random.choice(sorted(self.statuses))
-        steps = [(delay, {"action": 3}), (2 * delay, {"action": 5, "statuses": [outcome]})]
+        call_id = f"call_{secrets.token_hex(6)}"  # one call: ringing, then its outcome
+        steps = [(delay, {"action": 3, "call_id": call_id}),
+                 (2 * delay, {"action": 5, "statuses": [outcome], "call_id": call_id})]
         # Keep only timers still waiting, so a long `make run` does not pile them up.
         self._timers = [timer for timer in self._timers if timer.is_alive()]
         for seconds, change in steps:

@@ -224,6 +224,24 @@ def test_the_simulator_pushes_real_webhooks_that_finish_the_message(app, simulat
     assert simulator.simulator.stats["webhooks"] == 2
 
 
+def test_a_call_the_simulator_plays_by_itself_keeps_one_call_id_to_its_outcome(app, simulator, live_server, auth):
+    base_url = live_server(app)
+    simulator.simulator.add_hook(f"{base_url}/webhooks/daktela", {"X-Webhook-Secret": WEBHOOK_SECRET})
+    simulator.simulator.autoplay_seconds = 0.2
+    client = app.test_client()
+    created = client.post("/api/v1/messages", headers=auth, json={"recipient": "+420777123456", "content": "Hi"}).json
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not client.get(f"/api/v1/messages/{created['id']}",
+                                                         headers=auth).json["is_final_state"]:
+        time.sleep(0.05)
+    events = client.get(f"/api/v1/messages/{created['id']}/events", headers=auth).json["items"]
+    pushed = [event for event in events if event["source"] == "webhook"]
+    assert [event["payload"]["action"] for event in pushed] == [3, 5], events
+    assert pushed[0]["payload"]["call_id"] == pushed[1]["payload"]["call_id"] is not None
+
+
 def test_a_hint_about_a_finished_call_asks_daktela_nothing(app, message, simulator):
     client = app.test_client()
     post(client, {"name": f"test_{message.id}", "action": "5", "edited": "2030-01-01 10:00:00"})
