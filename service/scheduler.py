@@ -50,16 +50,16 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
     common = {"max_instances": 1, "coalesce": True, "replace_existing": True}
     scheduler.add_job(
         _in_app_context(app, publish_due_messages, "publish"), "interval",
-        seconds=batch.send_interval_seconds, id="publish", next_run_time=datetime.now(timezone.utc),
+        seconds=batch.send_interval_seconds, id="publish", name="publish", next_run_time=datetime.now(timezone.utc),
         **common,
     )
     if backend.can_check_status():
         scheduler.add_job(
             _in_app_context(app, _check_status, "check-status"), "interval",
-            seconds=status.interval_seconds, id="check-status", **common,
+            seconds=status.interval_seconds, id="check-status", name="check-status", **common,
         )
     scheduler.add_job(
         _in_app_context(app, purge_expired_keys, "purge-idempotency-keys"), "interval",
-        hours=1, id="purge-idempotency-keys", **common,
+        hours=1, id="purge-idempotency-keys", name="purge-idempotency-keys", **common,
     )
     return scheduler

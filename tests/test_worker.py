@@ -10,6 +10,7 @@ def test_worker_schedules_publishing_and_purging_safely(make_app):
     assert set(jobs) == {"publish", "purge-idempotency-keys"}  # the dummy backend cannot be polled
     for job in jobs.values():
         assert job.max_instances == 1 and job.coalesce is True
+        assert job.name == job.id  # what APScheduler's own log lines call the job
     assert jobs["publish"].trigger.interval.total_seconds() == 7
 
 
