@@ -89,13 +89,15 @@ def main() -> int:
     finally:
         for process in processes.values():
             if process.poll() is None:
-                process.send_signal(signal.SIGINT)
+                # SIGTERM, as a platform stops a dyno (SIGINT is ignored by
+                # processes started in the background by a shell).
+                process.terminate()
         for process in processes.values():
             try:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 process.kill()
-    failed = [name for name, process in processes.items() if process.returncode not in (0, -2, 130)]
+    failed = [name for name, process in processes.items() if process.returncode not in (0, -2, -15, 130)]
     return 1 if failed else 0
 
 

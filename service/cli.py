@@ -13,14 +13,9 @@ dialer_cli = AppGroup("dialer", help="Dialer message service commands.")
 @dialer_cli.command("worker")
 def worker_command() -> None:
     """Run the scheduler: publish queued messages and run the periodic jobs."""
-    from service.scheduler import build_scheduler
+    from service.scheduler import run_worker
 
-    scheduler = build_scheduler(current_app._get_current_object())
-    click.echo("dialer worker started; Ctrl-C stops it")
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        click.echo("dialer worker stopped")
+    run_worker(current_app._get_current_object(), say=click.echo)
 
 
 @dialer_cli.command("send-batch")

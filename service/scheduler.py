@@ -5,7 +5,10 @@ Run it as its own process (`flask --app wsgi dialer worker`, the Procfile's
 """
 from __future__ import annotations
 
+import functools
 import logging
+import signal
+import threading
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -40,7 +43,9 @@ def _check_status():
     return current_backend().bulk_check_dialer_status()
 
 
-def build_scheduler(app: Flask) -> BlockingScheduler:
+def build_scheduler(app: Flask, stop: threading.Event | None = None) -> BlockingScheduler:
+    """The worker's jobs. Setting `stop` makes a publish run in flight end
+    after its current batch (see `run_worker`)."""
     with app.app_context():
         batch, status = dialer_config().batch, dialer_config().status
         backend = current_backend()
@@ -49,7 +54,7 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
     scheduler = BlockingScheduler(timezone=timezone.utc)
     common = {"max_instances": 1, "coalesce": True, "replace_existing": True}
     scheduler.add_job(
-        _in_app_context(app, publish_due_messages, "publish"), "interval",
+        _in_app_context(app, functools.partial(publish_due_messages, stop=stop), "publish"), "interval",
         seconds=batch.send_interval_seconds, id="publish", name="publish", next_run_time=datetime.now(timezone.utc),
         **common,
     )
@@ -63,3 +68,27 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
         hours=1, id="purge-idempotency-keys", name="purge-idempotency-keys", **common,
     )
     return scheduler
+
+
+def run_worker(app: Flask, say: Callable[[str], object] = print) -> None:
+    """Run the jobs until SIGTERM (a platform stopping the dyno) or Ctrl-C,
+    then let the jobs in flight finish: a publish run ends after the batch it
+    holds, so no message waits out a lease because its worker was stopped."""
+    stop = threading.Event()
+    scheduler = build_scheduler(app, stop)
+
+    def terminate(signum, frame):
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    say("dialer worker started; Ctrl-C or SIGTERM stops it")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the wait short
+        stop.set()
+        say("dialer worker stopping: finishing the jobs in flight")
+        scheduler.shutdown(wait=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    say("dialer worker stopped")

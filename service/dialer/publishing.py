@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Optional, Sequence
@@ -158,12 +159,16 @@ def claim_due_messages(limit: int) -> list[DialerMessage]:
     return messages
 
 
-def publish_due_messages(max_batches: Optional[int] = None) -> PublishReport:
-    """Publish due messages in batches of DIALER_BATCH_SIZE until none are due."""
+def publish_due_messages(max_batches: Optional[int] = None, stop: Optional[threading.Event] = None) -> PublishReport:
+    """Publish due messages in batches of DIALER_BATCH_SIZE until none are due.
+
+    `stop`, once set, ends the run before the next batch is claimed: a worker
+    shutting down finishes the batch it holds and leases no more.
+    """
     report = PublishReport()
     size = dialer_config().batch.size
     batches = 0
-    while max_batches is None or batches < max_batches:
+    while (max_batches is None or batches < max_batches) and not (stop is not None and stop.is_set()):
         messages = claim_due_messages(size)
         if not messages:
             break
