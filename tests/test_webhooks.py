@@ -48,14 +48,20 @@ def test_missing_or_wrong_secret_is_401_before_anything_else(app, message, secre
     assert reload(app, message.id).state == S.READY
 
 
-def test_secret_in_the_query_and_rotated_secrets_are_accepted(app, message):
+def test_secret_in_the_query_and_rotated_secrets_are_accepted(app, message, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
     client = app.test_client()
     name = f"test_{message.id}"
     assert post(client, {"name": name, "action": "3", "edited": "2030-01-01 00:00:01"}, secret=None,
                 query=f"?token={WEBHOOK_SECRET}").status_code == 200
     assert post(client, {"name": name, "action": "4", "edited": "2030-01-01 00:00:02"},
                 secret="webhook-secret-2").status_code == 200
+    assert post(client, {"name": name}, secret=None, query=f"?token={WEBHOOK_SECRET}x").status_code == 401
     assert reload(app, message.id).state == S.HANGUP
+    assert "webhook refused: a wrong secret, from 127.0.0.1" in caplog.text
+    assert WEBHOOK_SECRET not in caplog.text and "webhook-secret-2" not in caplog.text
 
 
 def test_without_configured_secrets_every_webhook_is_refused(daktela_app, caplog):

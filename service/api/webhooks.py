@@ -1,5 +1,6 @@
 """POST /webhooks/daktela: call results pushed by Daktela's Events module."""
 import json
+import logging
 
 from flask import Blueprint, request
 
@@ -9,6 +10,7 @@ from service.dialer.webhooks import receive_daktela_webhook
 from service.errors import AuthenticationError, ServiceError
 
 blp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+logger = logging.getLogger(__name__)
 
 
 class MalformedWebhookError(ServiceError):
@@ -20,6 +22,10 @@ def _check_secret() -> None:
     """Fail closed: without DAKTELA_WEBHOOK_SECRETS every webhook is refused."""
     presented = request.headers.get("X-Webhook-Secret") or request.args.get("token") or ""
     if not matches_any(presented, dialer_config().daktela.webhook_secrets):
+        # Worth an operator's look (a Daktela event with an old secret, or a
+        # stranger); never the presented value, which may be a near-miss secret.
+        logger.warning("webhook refused: %s secret, from %s",
+                       "a wrong" if presented else "no", request.remote_addr)
         raise AuthenticationError("A valid webhook secret is required (X-Webhook-Secret or ?token=).")
 
 
