@@ -1,6 +1,6 @@
+"""No body of any shape gives a 500 or stores a half-made message."""
 import json
 
-"""No body of any shape gives a 500 or stores a half-made message."""
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
