@@ -49,3 +49,36 @@ def test_upgrade_matches_the_models_and_downgrade_removes_everything(make_config
         with db.engine.connect() as connection:
             assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
         db.engine.dispose()
+
+
+def test_stored_edited_times_move_from_daktela_local_time_to_utc_and_back(make_config, empty_database_url):
+    from datetime import datetime
+
+    from config import DaktelaConfig
+
+    app = create_app(make_config(database_url=empty_database_url, daktela=DaktelaConfig(timezone="Europe/Prague")))
+    local = [datetime(2026, 7, 1, 12, 0, 0), datetime(2026, 12, 1, 12, 0, 0), None]  # summer, winter, none
+    with app.app_context():
+        upgrade(revision="0004")
+        with db.engine.begin() as connection:
+            for n, edited in enumerate(local, start=1):
+                connection.execute(text(
+                    "INSERT INTO dialer_message (id, recipient, content, state, extra_data, extra_sender_data,"
+                    " is_final_state, priority, is_autodialer, number_of_send_attempts,"
+                    " number_of_status_check_attempts, created_at, changed_at, needs_status_lookup, last_edited)"
+                    " VALUES (:id, '+420777123456', 'x', 'READY', '{}', '{}', false, 3, true, 1, 0,"
+                    " :now, :now, false, :edited)"), {"id": n, "now": datetime(2026, 1, 1), "edited": edited})
+
+        def stored():
+            from sqlalchemy import DateTime, column, select, table
+
+            messages = table("dialer_message", column("id"), column("last_edited", DateTime()))
+            with db.engine.connect() as connection:
+                return list(connection.scalars(select(messages.c.last_edited).order_by(messages.c.id)))
+
+        upgrade()
+        assert stored() == [datetime(2026, 7, 1, 10, 0, 0), datetime(2026, 12, 1, 11, 0, 0), None]
+        downgrade(revision="0004")
+        assert stored() == local
+        downgrade(revision="base")
+        db.engine.dispose()

@@ -14,7 +14,7 @@ RULES = StateRules(
     states_mapping={"statuses_complete": "ANSWERED_COMPLETE", "statuses_declined": "DECLINED"},
     final_actions=frozenset({5}),
 )
-T0 = datetime(2026, 11, 26, 10, 0, 0)
+T0 = datetime(2026, 11, 26, 10, 0, 0, tzinfo=timezone.utc)
 
 
 def sent_message():

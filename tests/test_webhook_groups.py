@@ -18,7 +18,7 @@ from tests.conftest import WEBHOOK_SECRET
 
 S = DialerMessageState
 MAPPING = {"statuses_answered_complete": "ANSWERED_COMPLETE", "statuses_declined": "DECLINED"}
-T0 = datetime(2030, 1, 1, 10, 0, 0)
+T0 = datetime(2030, 1, 1, 10, 0, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture

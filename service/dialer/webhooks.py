@@ -90,7 +90,8 @@ def _observation(payload: Mapping[str, Any], zone: str) -> Optional[Observation]
     statuses = _statuses(payload.get("statuses"))
     call_id = optional_text(payload.get("call_id"))
     return Observation(
-        source="webhook", action=action, statuses=statuses, edited=edited,
+        source="webhook", action=action, statuses=statuses,
+        edited=daktela_local_to_utc(edited, zone, received_at=utcnow()),
         nextcall=daktela_local_to_utc(nextcall, zone), call_id=call_id,
         payload={"name": optional_text(payload.get("name")), "action": action, "statuses": list(statuses),
                  "edited": raw_edited, "nextcall": raw_nextcall, "call_id": call_id},

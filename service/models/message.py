@@ -68,11 +68,11 @@ class DialerMessage(TimestampMixin, db.Model):
     # works on it, this is its lease, so no other process publishes it meanwhile.
     next_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     # Call tracking: the provider's last-edit time of the last observation
-    # applied (provider-local, it only orders observations), the next call
+    # applied (in UTC, read in DAKTELA_TIMEZONE; it orders observations), the next call
     # the provider scheduled, when a webhook last told us something, when the
     # poller should next account for the message, and whether it must look
     # the record up directly.
-    last_edited: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    last_edited: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     nextcall_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     last_webhook_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     next_check_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)

@@ -46,7 +46,7 @@ class Observation:
     source: str
     action: Optional[int]
     statuses: tuple[str, ...] = ()
-    edited: Optional[datetime] = None  # provider-local; it only orders observations
+    edited: Optional[datetime] = None  # aware UTC: when the provider last changed the record; orders observations
     nextcall: Optional[datetime] = None  # aware UTC
     call_id: Optional[str] = None
     payload: Mapping[str, Any] = field(default_factory=dict)
@@ -161,7 +161,7 @@ def decide_observation(message: CallState, observation: Observation, rules: Stat
             **(message.extra_sender_data or {}),
             "action": observation.action,
             "statuses": list(observation.statuses),
-            "edited": observation.edited.strftime("%Y-%m-%d %H:%M:%S") if observation.edited else None,
+            "edited": observation.edited.isoformat() if observation.edited else None,
             "nextcall": observation.nextcall.isoformat() if observation.nextcall else None,
             "call_id": observation.call_id,
         },

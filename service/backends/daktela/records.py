@@ -2,18 +2,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
 from service.models.state_machine import Observation
+from service.models.types import utcnow
 
 DAKTELA_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 TIME_FORMATS = (DAKTELA_TIME_FORMAT, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S.%f")
 
 
 def parse_daktela_time(value: Any) -> Optional[datetime]:
-    """Daktela's `YYYY-MM-DD HH:MM:SS` (instance-local, no zone) as a naive datetime."""
+    """Daktela's `YYYY-MM-DD HH:MM:SS`: instance-local, so naive; aware only when
+    the text itself carries an offset."""
     if not isinstance(value, str) or not value.strip() or value.strip().lower() == "null":
         return None
     text = value.strip()
@@ -23,16 +25,34 @@ def parse_daktela_time(value: Any) -> Optional[datetime]:
         except ValueError:
             continue
     try:
-        parsed = datetime.fromisoformat(text)
+        return datetime.fromisoformat(text)
     except ValueError:
         return None
-    return parsed.replace(tzinfo=None) if parsed.tzinfo is None else parsed.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def daktela_local_to_utc(value: Optional[datetime], zone: str) -> Optional[datetime]:
+# How far ahead of our clock Daktela's may run (clock skew and delivery).
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def daktela_local_to_utc(value: Optional[datetime], zone: str,
+                         received_at: Optional[datetime] = None) -> Optional[datetime]:
+    """A Daktela time as aware UTC, reading a naive one in `zone`.
+
+    When daylight saving time ends, an hour of wall-clock times happens twice.
+    Given `received_at` (when we learned of a past event, such as an edit), such
+    a time is the later instant unless that lies in the future, since Daktela
+    cannot report an edit that has not happened yet; without it, the earlier.
+    """
     if value is None:
         return None
-    return value.replace(tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+    if value.tzinfo is not None:
+        return value.astimezone(timezone.utc)
+    tz = ZoneInfo(zone)
+    first = value.replace(tzinfo=tz, fold=0).astimezone(timezone.utc)
+    second = value.replace(tzinfo=tz, fold=1).astimezone(timezone.utc)
+    if second > first and received_at is not None and second <= received_at + CLOCK_SKEW:
+        return second
+    return first
 
 
 @dataclass(frozen=True)
@@ -44,11 +64,12 @@ class RecordSnapshot:
     nextcall: Optional[str]
     call_id: Optional[str]
 
-    def observation(self, source: str, zone: str) -> Observation:
-        """This record as an observation for the state machine; times read in `zone`."""
+    def observation(self, source: str, zone: str, received_at: Optional[datetime] = None) -> Observation:
+        """This record as an observation for the state machine; times read in `zone`,
+        the record having been read at `received_at` (now)."""
         return Observation(
             source=source, action=self.action, statuses=self.statuses,
-            edited=parse_daktela_time(self.edited),
+            edited=daktela_local_to_utc(parse_daktela_time(self.edited), zone, received_at=received_at or utcnow()),
             nextcall=daktela_local_to_utc(parse_daktela_time(self.nextcall), zone),
             call_id=self.call_id, payload=self.as_sender_data(),
         )
