@@ -22,7 +22,7 @@ migrate: install
 	mkdir -p instance
 	$(DEV_ENV) $(BIN)/flask --app wsgi db upgrade
 
-run: migrate
+run: install
 	$(DEV_ENV) $(BIN)/python scripts/dev_run.py
 
 test: install

@@ -60,6 +60,9 @@ def main() -> int:
     env, with_simulator = _environment()
     python = sys.executable
     flask = [python, "-m", "flask", "--app", "wsgi"]
+    # Migrate with the same settings the processes get (a migration may read them).
+    os.makedirs("instance", exist_ok=True)
+    subprocess.run(flask + ["db", "upgrade"], env=env, check=True)
     commands = {}
     if with_simulator:
         commands["simulator"] = [python, "-m", "daktela_simulator", "--port", SIMULATOR_PORT,
