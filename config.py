@@ -169,6 +169,8 @@ class StatusCheckConfig:
     idle_timeout_minutes: int = 1440
     # Most webhooks one transaction applies (1: a transaction per webhook).
     webhook_group_size: int = 64
+    # Days a final message's history is kept (0: for ever).
+    event_retention_days: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "StatusCheckConfig":
@@ -178,6 +180,7 @@ class StatusCheckConfig:
             max_failed_checks=read.integer("DIALER_NUMBER_OF_STATUS_CHECK_ATTEMPTS", cls.max_failed_checks),
             idle_timeout_minutes=read.integer("DIALER_IDLE_MESSAGES_TIMEOUT_MINUTES", cls.idle_timeout_minutes),
             webhook_group_size=read.integer("DIALER_WEBHOOK_GROUP_SIZE", cls.webhook_group_size),
+            event_retention_days=read.integer("DIALER_EVENT_RETENTION_DAYS", cls.event_retention_days, minimum=0),
         )
 
 

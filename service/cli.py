@@ -5,7 +5,8 @@ from flask.cli import AppGroup
 
 from service.dialer.idempotency import purge_expired_keys
 from service.dialer.publishing import publish_due_messages
-from service.dialer.runtime import current_backend
+from service.dialer.retention import purge_old_events
+from service.dialer.runtime import current_backend, dialer_config
 
 dialer_cli = AppGroup("dialer", help="Dialer message service commands.")
 
@@ -39,3 +40,15 @@ def purge_idempotency_keys_command() -> None:
 
 def register_cli(app: Flask) -> None:
     app.cli.add_command(dialer_cli)
+
+
+@dialer_cli.command("purge-events")
+@click.option("--older-than-days", type=click.IntRange(min=1), default=None,
+              help="Instead of DIALER_EVENT_RETENTION_DAYS.")
+def purge_events_command(older_than_days) -> None:
+    """Delete the history of final messages older than the retention period."""
+    days = older_than_days or dialer_config().status.event_retention_days
+    if not days:
+        click.echo("DIALER_EVENT_RETENTION_DAYS is 0 (keep for ever) and no --older-than-days: nothing deleted")
+        return
+    click.echo(f"deleted {purge_old_events(days)} events of final messages older than {days} days")

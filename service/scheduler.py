@@ -17,6 +17,7 @@ from flask import Flask
 
 from service.dialer.idempotency import purge_expired_keys
 from service.dialer.publishing import publish_due_messages
+from service.dialer.retention import purge_old_events
 from service.dialer.runtime import current_backend, dialer_config
 from service.errors import exception_origin
 
@@ -67,6 +68,11 @@ def build_scheduler(app: Flask, stop: threading.Event | None = None) -> Blocking
         _in_app_context(app, purge_expired_keys, "purge-idempotency-keys"), "interval",
         hours=1, id="purge-idempotency-keys", name="purge-idempotency-keys", **common,
     )
+    if status.event_retention_days:
+        scheduler.add_job(
+            _in_app_context(app, purge_old_events, "purge-events"), "interval",
+            hours=1, id="purge-events", name="purge-events", **common,
+        )
     return scheduler
 
 
