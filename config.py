@@ -315,7 +315,7 @@ class Config:
             "OPENAPI_URL_PREFIX": "/api",
             "OPENAPI_JSON_PATH": "openapi.json",
             "OPENAPI_SWAGGER_UI_PATH": "docs",
-            "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+            "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",  # service/api/docs_assets.py
         }
         return settings
 

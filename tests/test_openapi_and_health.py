@@ -39,9 +39,19 @@ def test_openapi_is_valid_and_covers_every_route(client, app):
     assert spec["security"] == [{"bearerAuth": []}]
 
 
-def test_docs_ui_is_served(client):
+def test_docs_ui_is_served_with_its_own_assets(client):
+    import re
+
     response = client.get("/api/docs")
     assert response.status_code == 200 and b"swagger-ui" in response.data
+    assets = re.findall(r'(?:src|href)="([^"]+)"', response.get_data(as_text=True))
+    assert len(assets) == 3 and all(asset.startswith("/api/docs/assets/") for asset in assets), assets
+    for asset in assets:
+        served = client.get(asset)
+        assert served.status_code == 200 and len(served.data) > 10_000, asset
+        served.close()
+    assert client.get("/api/docs/assets/index.html").status_code == 404
+    assert client.get("/api/docs/assets/..%2Fconfig.py").status_code == 404
 
 
 def test_every_api_blueprint_requires_the_api_key():
