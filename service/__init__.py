@@ -14,6 +14,7 @@ from service.cli import register_cli
 from service.dialer.runtime import init_dialer
 from service.errors import register_error_handlers
 from service.extensions import api, db, migrate
+from service.request_ids import init_request_ids, install_log_record_factory
 
 
 def create_app(config: Optional[Config] = None) -> Flask:
@@ -22,6 +23,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
     app.config.update(config.flask_settings())
     configure_logging(config)
     register_extensions(app)
+    init_request_ids(app)
     init_dialer(app, config)
     register_blueprints(app)
     register_error_handlers(app)
@@ -30,9 +32,10 @@ def create_app(config: Optional[Config] = None) -> Flask:
 
 
 def configure_logging(config: Config) -> None:
+    install_log_record_factory()
     logging.basicConfig(
         level=config.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format="%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s",
     )
 
 
