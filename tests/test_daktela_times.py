@@ -1,10 +1,13 @@
 """Daktela's times carry no zone: read in DAKTELA_TIMEZONE, they order a call's observations in UTC,
 also in the hour that happens twice when daylight saving time ends."""
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.backends.daktela.records import daktela_local_to_utc, parse_daktela_time, parse_record
 from service.models import DialerMessage, DialerMessageState
-from service.models.state_machine import StateRules, apply_observation
+from service.models.state_machine import Observation, StateRules, apply_observation
 
 PRAGUE = "Europe/Prague"
 S = DialerMessageState
@@ -51,3 +54,37 @@ def test_a_final_answer_in_the_second_pass_of_the_repeated_hour_ends_the_call():
     assert (message.state, message.is_final_state) == (S.ANSWERED_COMPLETE, True)
     assert message.last_edited == utc(2026, 10, 25, 1, 10)
     assert message.extra_sender_data["edited"] == "2026-10-25T01:10:00+00:00"
+
+
+FALL_BACK = utc(2026, 10, 25, 0, 0)  # 02:00 CEST; Prague's clocks repeat 02:00-03:00 from 01:00 UTC
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=st.lists(st.tuples(st.integers(0, 7199), st.integers(0, 6), st.integers(0, 600)),
+                      min_size=1, max_size=10, unique_by=lambda step: step[0]),
+       order=st.randoms(use_true_random=False))
+def test_across_the_repeated_hour_any_arrival_order_ends_as_the_true_order(steps, order):
+    """Records edited over the two hours around the change (local text only), each delivered
+    up to ten minutes later, in any order, end where applying them in true time order ends."""
+    from zoneinfo import ZoneInfo
+
+    rules = StateRules()
+
+    def snapshot(second: int, action: int):
+        local = (FALL_BACK + timedelta(seconds=second)).astimezone(ZoneInfo(PRAGUE))
+        return parse_record({"name": "dialer_1", "action": str(action), "edited": local.strftime("%Y-%m-%d %H:%M:%S")})
+
+    def fresh():
+        return DialerMessage(state=S.READY, is_final_state=False, extra_sender_data={}, last_edited=None,
+                             number_of_status_check_attempts=0)
+
+    expected = fresh()  # the true instants, in true order
+    for second, action, _delay in sorted(steps):
+        apply_observation(expected, Observation("webhook", action, edited=FALL_BACK + timedelta(seconds=second)),
+                          rules)
+    arrived = fresh()
+    for second, action, delay in order.sample(steps, len(steps)):
+        apply_observation(arrived, snapshot(second, action).observation(
+            "webhook", PRAGUE, FALL_BACK + timedelta(seconds=second + delay)), rules)
+    assert (arrived.state, arrived.is_final_state, arrived.last_edited) == (
+        expected.state, expected.is_final_state, expected.last_edited)
