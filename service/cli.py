@@ -38,10 +38,6 @@ def purge_idempotency_keys_command() -> None:
     click.echo(f"deleted {purge_expired_keys()} idempotency keys")
 
 
-def register_cli(app: Flask) -> None:
-    app.cli.add_command(dialer_cli)
-
-
 @dialer_cli.command("purge-events")
 @click.option("--older-than-days", type=click.IntRange(min=1), default=None,
               help="Instead of DIALER_EVENT_RETENTION_DAYS.")
@@ -52,3 +48,7 @@ def purge_events_command(older_than_days) -> None:
         click.echo("DIALER_EVENT_RETENTION_DAYS is 0 (keep for ever) and no --older-than-days: nothing deleted")
         return
     click.echo(f"deleted {purge_old_events(days)} events of final messages older than {days} days")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(dialer_cli)
