@@ -4,7 +4,6 @@ import logging
 import pytest
 
 from config import BatchConfig
-
 from service.backends import DialerBackend, DummyDialerBackend
 from service.dialer import send, send_template
 from service.dialer.sending import TemplateNotFoundError
