@@ -1,12 +1,9 @@
 """The Procfile's web command: gunicorn with gunicorn.conf.py serves the app, webhooks included."""
-import os
 import re
 import socket
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -15,9 +12,8 @@ from sqlalchemy import func, select
 from service.dialer import send
 from service.extensions import db
 from service.models import DialerMessageEvent
-from tests.conftest import API_KEY, SIMULATOR_TOKEN, WEBHOOK_SECRET
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import API_KEY, WEBHOOK_SECRET
+from tests.support.processes import ROOT, procfile_command, service_environment
 
 
 def free_port() -> int:
@@ -26,25 +22,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def web_command() -> list[str]:
-    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    command = line.partition(":")[2].split()
-    assert command[0] == "gunicorn"
-    return [sys.executable, "-m", *command]
-
-
 @pytest.fixture
 def web_process(daktela_app, database_url, simulator, tmp_path):
     app = daktela_app()
     port = free_port()
     log = tmp_path / "gunicorn.log"
-    env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "test", "DIALER_API_KEYS": API_KEY,
-           "DATABASE_URL": database_url, "DIALER_SENDER_BACKEND": "daktela", "DAKTELA_URL": simulator.url,
-           "DAKTELA_ACCESS_TOKEN": SIMULATOR_TOKEN, "DAKTELA_AUTODIALER_RECORD_TYPE": "tts-autodialer",
-           "DAKTELA_RECORD_NAME_PREFIX": "test_", "DAKTELA_WEBHOOK_SECRETS": WEBHOOK_SECRET,
-           "PORT": str(port), "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4"}
+    env = service_environment(database_url, simulator.url, DIALER_API_KEYS=API_KEY,
+                              DAKTELA_WEBHOOK_SECRETS=WEBHOOK_SECRET, PORT=str(port), WEB_CONCURRENCY="2",
+                              GUNICORN_THREADS="4")
     with open(log, "w") as output:
-        process = subprocess.Popen(web_command(), cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
     try:
         # Each worker listens on its own socket (reuse_port) from the moment it

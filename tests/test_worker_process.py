@@ -1,10 +1,7 @@
 """The Procfile's worker command stops cleanly on SIGTERM, as platforms stop dynos."""
-import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -13,16 +10,7 @@ from service.dialer import send
 from service.extensions import db
 from service.models import DialerMessage, DialerMessageState
 from service.models.types import utcnow
-from tests.conftest import SIMULATOR_TOKEN
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def worker_command() -> list[str]:
-    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("worker:"))
-    command = line.partition(":")[2].split()
-    assert command[0] == "flask"
-    return [sys.executable, "-m", *command]
+from tests.support.processes import ROOT, procfile_command, service_environment
 
 
 def counts(app) -> dict:
@@ -40,14 +28,12 @@ def test_sigterm_lets_the_batch_in_flight_finish_and_leases_no_more(daktela_app,
         for n in range(60):
             send(f"+42077700{n:04d}", f"Message {n}")
     simulator.simulator.latency_seconds = 0.1  # each batch of 5 takes about half a second
-    env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "test", "DIALER_API_KEYS": "k",
-           "DATABASE_URL": database_url, "DIALER_SENDER_BACKEND": "daktela", "DAKTELA_URL": simulator.url,
-           "DAKTELA_ACCESS_TOKEN": SIMULATOR_TOKEN, "DAKTELA_AUTODIALER_RECORD_TYPE": "tts-autodialer",
-           "DAKTELA_RECORD_NAME_PREFIX": "test_", "DIALER_BATCH_SENDING": "true", "DIALER_BATCH_SIZE": "5",
-           "DAKTELA_MAX_CONCURRENCY": "1"}
+    env = service_environment(database_url, simulator.url, DIALER_BATCH_SENDING="true", DIALER_BATCH_SIZE="5",
+                              DAKTELA_MAX_CONCURRENCY="1")
     log = tmp_path / "worker.log"
     with open(log, "w") as output:
-        worker = subprocess.Popen(worker_command(), cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        worker = subprocess.Popen(procfile_command("worker"), cwd=ROOT, env=env, stdout=output,
+                                  stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while counts(app).get("READY", 0) == 0:
