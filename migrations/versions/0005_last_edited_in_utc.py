@@ -29,6 +29,8 @@ def _zone() -> str:
     return dialer_config().daktela.timezone
 
 
+# Own conversions rather than the app's records.daktela_local_to_utc: a revision
+# must keep doing what it did when it was written, whatever the app becomes.
 def _local_to_utc(value, zone):
     return value.replace(tzinfo=ZoneInfo(zone)).astimezone(timezone.utc).replace(tzinfo=None)
 
