@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from service.models import DialerMessage, DialerMessageState
 from service.models.state_machine import Observation, StateRules, apply_observation, decide_observation, transition
+from tests.support.outcomes import expected_outcome, outcome_view
 
 S = DialerMessageState
 RULES = StateRules(
@@ -108,6 +109,24 @@ def test_a_late_final_answer_that_is_earlier_still_ends_the_call():
     assert apply_observation(message, observe(3, 20), RULES).applied is False
 
 
+def test_among_final_answers_the_latest_edited_decides_and_older_ones_are_recorded_and_ignored():
+    message = sent_message()
+    apply_observation(message, observe(5, 20, ["statuses_complete"]), RULES)
+    # A bare close edited before the real result arrives late: recorded, ignored, edited not moved back.
+    bare = apply_observation(message, observe(5, 10), RULES)
+    assert (bare.applied, bare.note) == (False, "older than the final answer applied")
+    assert message.state == S.ANSWERED_COMPLETE and message.last_edited == T0 + timedelta(seconds=20)
+
+
+def test_a_record_closed_first_and_given_its_status_later_ends_with_the_status():
+    message = sent_message()
+    apply_observation(message, observe(5, 10), RULES)
+    assert message.state == S.DONE and message.is_final_state
+    event = apply_observation(message, observe(5, 11, ["statuses_declined"]), RULES)
+    assert event.applied and message.state == S.DECLINED and message.is_final_state
+    assert message.last_edited == T0 + timedelta(seconds=11)
+
+
 def test_our_own_final_states_never_change():
     message = sent_message()
     apply_observation(message, observe(3, 20), RULES)
@@ -132,21 +151,22 @@ observation_steps = st.lists(
 
 @settings(max_examples=300, deadline=None)
 @given(steps=observation_steps, seed=st.integers(0, 2**32 - 1), duplicates=st.integers(0, 6))
-def test_any_duplication_or_reordering_ends_as_the_ordered_sequence(steps, seed, duplicates):
+def test_any_duplication_or_reordering_ends_where_the_latest_final_observation_says(steps, seed, duplicates):
     nextcall = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
     ordered = [observe(action, index, statuses, nextcall if has_nextcall else None, "webhook")
                for index, (action, statuses, has_nextcall) in enumerate(steps)]
-    expected = sent_message()
-    for observation in ordered:
-        apply_observation(expected, observation, RULES)
     rng = random.Random(seed)
     shuffled = ordered + [rng.choice(ordered) for _ in range(duplicates)]
     rng.shuffle(shuffled)
     actual = sent_message()
     for observation in shuffled:
         apply_observation(actual, observation, RULES)
-    assert _final_view(actual) == _final_view(expected)
-    assert actual.extra_sender_data == expected.extra_sender_data
+    assert outcome_view(actual) == expected_outcome(ordered, RULES)
+    in_order = sent_message()
+    for observation in ordered:
+        apply_observation(in_order, observation, RULES)
+    assert _final_view(actual) == _final_view(in_order)
+    assert actual.extra_sender_data == in_order.extra_sender_data
 
 
 def test_deciding_changes_nothing_and_applying_writes_exactly_the_decided_changes():

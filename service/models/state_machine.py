@@ -5,10 +5,14 @@ caller commits):
 
 - `apply_observation`: what the provider says about the call (from a
   webhook, a poll, a look-up or a publish answer). Observations are ordered
-  by the provider's `edited` time: duplicates and late arrivals cannot move
-  a message backwards, nothing after a final answer applies, and the result
-  of any arrival order equals applying them in `edited` order (so a late
-  final answer that is *earlier* than what was applied still ends the call).
+  by the provider's `edited` time, and the rule is order-independent: once
+  final, a message never becomes non-final again; a final answer ends a call
+  whatever non-final observations were applied before it (even later-edited
+  ones); among final answers the one edited last decides the outcome (a record
+  closed first and given its status a moment later ends with that status);
+  anything else is recorded and ignored. So any arrival order, with any
+  duplicates, ends where the latest final observation (else the latest one)
+  says.
 - `transition`: our own decisions (published, retry, gave up, expired,
   status checks failed), refused once the message is final. Our own final
   states (ERROR, ERROR_UPDATE, EXPIRED, DEBUG) are never changed again.
@@ -118,29 +122,31 @@ OUR_FINAL_STATES = frozenset(
 
 def _reason_to_ignore(message: CallState, observation: Observation, state: DialerMessageState,
                       final: bool) -> Optional[str]:
-    """Why `observation` must not be applied, or None. Applying every observation that
-    passes, in any order, ends where applying them all in `edited` order ends."""
+    """Why `observation` must not be applied, or None: a final answer beats every non-final
+    observation, and among observations of the same kind the latest `edited` wins."""
     if message.is_final_state and message.state in OUR_FINAL_STATES:
+        return "the message is in a final state"
+    if message.is_final_state and not final:
         return "the message is in a final state"
     last = message.last_edited
     if last is None:
         return None
     if observation.edited is None:
         return "has no edited time to order it by"
+    if final and not message.is_final_state:
+        return None
+    if observation.edited < last:
+        return ("older than the final answer applied" if final
+                else "older than the last applied observation")
     if observation.edited == last:
         current = _rank(message.is_final_state, (message.extra_sender_data or {}).get("action"), message.state)
         return "repeats the last applied observation" if _rank(final, observation.action, state) <= current else None
-    if message.is_final_state:
-        # In edited order, an earlier final answer would have ended the call first.
-        return None if final and observation.edited < last else "the message is in a final state"
-    if observation.edited < last and not final:
-        return "older than the last applied observation"
     return None
 
 
 def decide_observation(message: CallState, observation: Observation, rules: StateRules) -> Decision:
-    """What `observation` does to `message`: applied unless it is older than what the message
-    knows or comes after its final answer. Pure: `message` is not changed."""
+    """What `observation` does to `message`: applied unless the ordering rule (see the
+    module's docstring) ignores it. Pure: `message` is not changed."""
     old = message.state
     state, warning = observed_state(observation, rules)
     if state is None:
