@@ -220,14 +220,15 @@ def look_up_flagged(backend, report: CheckReport) -> bool:
             return False
         apply_records(backend, records.values(), "lookup", report)
         missing = [message_id for name, message_id in names.items() if name not in records]
-        _record_missing(backend, missing, report)
+        record_missing(backend, missing, report)
         looked += len(ids)
         if looked >= MAX_LOOKUPS_PER_RUN:
             break
     return True
 
 
-def _record_missing(backend, ids: list[int], report: CheckReport) -> None:
+def record_missing(backend, ids: list[int], report: CheckReport) -> None:
+    """Daktela answered and holds no record for these tracked messages: ERROR_UPDATE, final."""
     if not ids:
         return
     for message in _lock_messages(ids):
@@ -265,9 +266,15 @@ def account_for_due_messages(run_ok: bool, last_error: str, report: CheckReport)
         or_(DialerMessage.last_webhook_at.is_(None), DialerMessage.last_webhook_at < now - interval),
     )
     if run_ok:
+        failing = or_(DialerMessage.number_of_status_check_attempts != 0, DialerMessage.error.is_not(None))
         db.session.execute(
-            update(DialerMessage).where(due)
-            .values(number_of_status_check_attempts=0, error=None, next_check_at=now + interval)
+            update(DialerMessage).where(due, failing)
+            .values(number_of_status_check_attempts=0, error=None, next_check_at=now + interval, changed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        # The rest only get their next check: the API shows no change for them.
+        db.session.execute(
+            update(DialerMessage).where(due).values(next_check_at=now + interval)
             .execution_options(synchronize_session=False)
         )
         db.session.commit()

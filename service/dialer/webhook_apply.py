@@ -70,6 +70,7 @@ class _MessageRow:
 
     id: int
     sent_at: Optional[datetime]
+    changed_at: datetime
     state: Optional[DialerMessageState]
     is_final_state: bool
     last_edited: Optional[datetime]
@@ -180,6 +181,9 @@ def _apply_one(row: Optional[_MessageRow], pending: PendingWebhook, rules: State
     decision = decide_observation(row, observation, rules)
     for name, value in decision.changes.items():
         setattr(row, name, value)
+    if decision.applied:
+        # Only then: a repeat or an ignored observation leaves the message as the API showed it.
+        row.changed_at = now
     event = {"dialer_message_id": row.id, "created_at": now,
              **decision.event_fields(observation.source, observation.payload)}
     return WebhookResult(200, "applied" if decision.applied else "ignored", row.id, row.state.value), event

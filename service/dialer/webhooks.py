@@ -26,7 +26,7 @@ from service.backends.daktela.records import (
 )
 from service.dialer.locks import select_for_update
 from service.dialer.runtime import current_backend, dialer_config
-from service.dialer.status_check import CheckReport, apply_records
+from service.dialer.status_check import CheckReport, apply_records, record_missing
 from service.dialer.webhook_apply import (
     PendingWebhook,
     WebhookResult,
@@ -131,8 +131,12 @@ def _fetch_and_apply(backend, message_id: int, name: str) -> WebhookResult:
     except DaktelaError as exc:
         logger.warning("webhook hint for %s: Daktela unreachable (%s); queued for the poller", name, exc)
         records = None
-    if records is not None and name in records:
-        apply_records(backend, [records[name]], "webhook", CheckReport())
+    if records is not None:
+        if name in records:
+            apply_records(backend, [records[name]], "webhook", CheckReport())
+        else:
+            # Daktela answered and has no such record: the poller would conclude the same, later.
+            record_missing(backend, [message_id], CheckReport())
         message = db.session.get(DialerMessage, message_id)
         db.session.commit()
         return WebhookResult(200, "fetched", message_id, message.state.value)

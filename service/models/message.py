@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, SmallInteger, String, Text, event, inspect
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
@@ -35,6 +35,9 @@ class TimestampMixin:
 
 
 class DialerMessage(TimestampMixin, db.Model):
+    """A message and its call. `changed_at` moves only when something the API shows changes
+    (see `_stamp_visible_change`): bookkeeping and ignored observations leave it as it was."""
+
     __tablename__ = "dialer_message"
     __table_args__ = (
         Index(None, "created_at"),
@@ -44,6 +47,7 @@ class DialerMessage(TimestampMixin, db.Model):
     )
 
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     sent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     recipient: Mapped[str] = mapped_column(String(20), index=True)
     content: Mapped[str] = mapped_column(Text)
@@ -102,6 +106,22 @@ class DialerMessage(TimestampMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<DialerMessage {self.id} {self.state}>"
+
+
+# The columns the API shows (besides ids and times): a change to any of them is a change
+# of the message; the others (leases, check schedules, lookup flags) are bookkeeping.
+VISIBLE_COLUMNS = (
+    "sent_at", "recipient", "content", "template_slug", "template_id", "state", "backend", "error",
+    "extra_data", "extra_sender_data", "tag", "is_final_state", "priority", "is_autodialer",
+    "number_of_send_attempts", "number_of_status_check_attempts",
+)
+
+
+@event.listens_for(DialerMessage, "before_update")
+def _stamp_visible_change(mapper, connection, message: DialerMessage) -> None:
+    state = inspect(message)
+    if any(state.attrs[name].history.has_changes() for name in VISIBLE_COLUMNS):
+        message.changed_at = utcnow()
 
 
 class DialerMessageRelatedObject(TimestampMixin, db.Model):
