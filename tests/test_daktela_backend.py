@@ -117,29 +117,32 @@ def test_retry_after_is_honoured(daktela_app, simulator):
         assert publish_due_messages().claimed == 0
 
 
-def test_retries_end_in_error_after_the_maximum_attempts(daktela_app, simulator):
-    simulator.simulator.inject("500", count=10)
+def test_retries_end_in_error_after_the_maximum_attempts_once_daktela_confirms_it_has_no_record(
+        daktela_app, simulator):
+    simulator.simulator.inject("500", count=10, method="POST")
     batch = BatchConfig(max_number_of_send_attempts=3, retry_base_seconds=0.01, retry_max_seconds=0.02)
     with daktela_app(batch=batch).app_context():
         message = send(RECIPIENT, "Hello")
-        for _ in range(2):
+        for _ in range(3):
             make_due(message)
             publish_due_messages()
         db.session.expire_all()
         message = db.session.get(DialerMessage, message.id)
     assert message.state == DialerMessageState.ERROR and message.is_final_state
-    assert message.number_of_send_attempts == 3
+    assert len(creates(simulator)) == 3  # the fourth turn looked the record up instead
     assert message.error.startswith("Gave up after 3 attempts: Daktela answered 500.")
+    assert message.error.endswith("(the provider confirmed it holds no record of the message)")
 
 
 def test_retries_end_in_error_after_the_maximum_time(daktela_app, simulator):
-    simulator.simulator.inject("500", count=10)
+    simulator.simulator.inject("500", count=10, method="POST")
     batch = BatchConfig(max_seconds_to_send=60, retry_base_seconds=0.01, retry_max_seconds=0.02)
     with daktela_app(batch=batch).app_context():
         message = send(RECIPIENT, "Hello")
         message.created_at = utcnow() - timedelta(seconds=61)
-        make_due(message)
-        publish_due_messages()
+        for _ in range(2):
+            make_due(message)
+            publish_due_messages()
         db.session.expire_all()
         message = db.session.get(DialerMessage, message.id)
     assert message.state == DialerMessageState.ERROR

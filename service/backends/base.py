@@ -1,7 +1,7 @@
 """The interface every dialer backend implements."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
 from service.errors import BackendNotSupportedError
 
@@ -44,4 +44,22 @@ class DialerBackend:
         """Ask the provider for the outcome of sent messages, if it can tell."""
         raise BackendNotSupportedError(
             f"The dialer backend {self.dotted_path()} cannot check message states."
+        )
+
+    @classmethod
+    def can_confirm_published(cls) -> bool:
+        """True when this backend implements `confirm_published`: the dialer then never gives a
+        message up while an earlier attempt may have reached the provider, without asking it."""
+        return cls.confirm_published is not DialerBackend.confirm_published
+
+    def confirm_published(self, messages: Sequence["DialerMessage"]) -> dict[int, Optional[bool]]:
+        """Ask the provider whether it holds each message an earlier, failed attempt may have
+        published, by the message's own key (not by sending it again).
+
+        For each message id: True when it does (the outcome is then recorded on the message as
+        a successful publish would record it), False when it has no trace of it, None when the
+        provider could not be asked. Must not touch the database.
+        """
+        raise BackendNotSupportedError(
+            f"The dialer backend {self.dotted_path()} cannot look published messages up."
         )

@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 from sqlalchemy import and_, or_, select, update
 
 from config import BatchConfig, Config
+from service.backends.base import DialerBackend
 from service.dialer.runtime import current_backend, dialer_config
 from service.errors import exception_origin
 from service.extensions import db, end_transaction
@@ -60,40 +61,85 @@ def retry_delay(attempts: int, batch: BatchConfig) -> float:
     return random.uniform(delay / 2, delay)
 
 
-def settle_after_publish(message: DialerMessage, now: datetime, config: Config) -> None:
-    """Apply the retry policy to what the backend recorded on `message`."""
-    batch = config.batch
-    if message.state == DialerMessageState.WAITING:
-        transition(message, DialerMessageState.ERROR_RETRY, source="publish",
-                   error="The dialer backend returned without publishing the message.")
-    if message.state != DialerMessageState.ERROR_RETRY:
-        message.next_attempt_at = None
-        if not message.is_final_state:
-            message.next_check_at = now + timedelta(seconds=config.status.interval_seconds)
-        return
-    too_old = (now - message.created_at).total_seconds() >= batch.max_seconds_to_send
-    if message.number_of_send_attempts >= batch.max_number_of_send_attempts or too_old:
-        reason = (f"{message.number_of_send_attempts} attempts" if not too_old
-                  else f"{batch.max_seconds_to_send} seconds")
-        message.next_attempt_at = None
-        transition(message, DialerMessageState.ERROR, source="publish", final=True,
-                   error=f"Gave up after {reason}: {message.error or 'unknown error'}")
-        return
+def _past_limits(message: DialerMessage, attempts: int, now: datetime, batch: BatchConfig) -> Optional[str]:
+    """Why no publish attempt may follow the `attempts` made ("5 attempts", "3600 seconds"), or None."""
+    if attempts >= batch.max_number_of_send_attempts:
+        return f"{batch.max_number_of_send_attempts} attempts"
+    if (now - message.created_at).total_seconds() >= batch.max_seconds_to_send:
+        return f"{batch.max_seconds_to_send} seconds"
+    return None
+
+
+def must_confirm(message: DialerMessage, now: datetime, batch: BatchConfig, backend: DialerBackend) -> bool:
+    """Attempts are used up, and an earlier one may have reached the provider: ask it
+    instead of publishing again (attempts are counted as they start, so this is one more)."""
+    if not backend.can_confirm_published() or message.number_of_send_attempts <= 1:
+        return False
+    return _past_limits(message, message.number_of_send_attempts - 1, now, batch) is not None
+
+
+def _schedule_retry(message: DialerMessage, now: datetime, batch: BatchConfig) -> None:
     backoff = now + timedelta(seconds=retry_delay(message.number_of_send_attempts, batch))
     # A backend may ask for a later time (e.g. the provider's Retry-After).
     asked = message.next_attempt_at
     message.next_attempt_at = max(backoff, asked) if asked and asked > now else backoff
 
 
-def publish_stored_messages(messages: Sequence[DialerMessage]) -> None:
-    """Hand committed messages to the backend with no transaction open, then commit the outcome."""
-    end_transaction()
-    if not messages:
+def _settle_published(message: DialerMessage, now: datetime, config: Config) -> None:
+    message.next_attempt_at = None
+    if not message.is_final_state:
+        message.next_check_at = now + timedelta(seconds=config.status.interval_seconds)
+
+
+def settle_after_publish(message: DialerMessage, now: datetime, config: Config, can_confirm: bool = False) -> None:
+    """Apply the retry policy to what the backend recorded on `message`.
+
+    A failed attempt may still have reached the provider (its answer lost or
+    unreadable), so when the backend can confirm, a message past its limits
+    stays in retry and its next turn asks the provider instead (see `settle_after_confirming`).
+    """
+    if message.state == DialerMessageState.WAITING:
+        transition(message, DialerMessageState.ERROR_RETRY, source="publish",
+                   error="The dialer backend returned without publishing the message.")
+    if message.state != DialerMessageState.ERROR_RETRY:
+        _settle_published(message, now, config)
         return
-    backend = current_backend()
-    for message in messages:
-        message.number_of_send_attempts += 1
+    reason = _past_limits(message, message.number_of_send_attempts, now, config.batch)
+    if reason is not None and not can_confirm:
         message.next_attempt_at = None
+        transition(message, DialerMessageState.ERROR, source="publish", final=True,
+                   error=f"Gave up after {reason}: {message.error or 'unknown error'}")
+        return
+    _schedule_retry(message, now, config.batch)
+
+
+def settle_after_confirming(message: DialerMessage, held: Optional[bool], now: datetime, config: Config) -> None:
+    """Give up only when the provider says it holds no trace of the message; while it cannot
+    be asked, ask again on the retry schedule, until the idle timeout says the truth: unknown."""
+    if held:
+        _settle_published(message, now, config)
+        return
+    reason = _past_limits(message, message.number_of_send_attempts - 1, now, config.batch) or "its limits"
+    if held is False:
+        message.next_attempt_at = None
+        transition(message, DialerMessageState.ERROR, source="publish", final=True,
+                   error=f"Gave up after {reason}: {message.error or 'unknown error'} "
+                         "(the provider confirmed it holds no record of the message)")
+        return
+    minutes = config.status.idle_timeout_minutes
+    if now - message.created_at >= timedelta(minutes=minutes):
+        message.next_attempt_at = None
+        transition(message, DialerMessageState.ERROR_UPDATE, source="publish", final=True,
+                   error=f"Unknown outcome: publishing failed ({message.error or 'unknown error'}) and for "
+                         f"{minutes} minutes the provider could not be asked whether an attempt reached it. "
+                         "The record may exist, and the call may still be made.")
+        return
+    transition(message, DialerMessageState.ERROR_RETRY, source="publish", error=message.error,
+               note="Gave up publishing; the provider could not be asked yet whether it holds the message.")
+    _schedule_retry(message, now, config.batch)
+
+
+def _publish(backend: DialerBackend, messages: Sequence[DialerMessage]) -> None:
     try:
         if len(messages) == 1:
             backend.publish_message(messages[0])
@@ -106,10 +152,40 @@ def publish_stored_messages(messages: Sequence[DialerMessage]) -> None:
             if message.state in PUBLISHABLE_STATES:
                 transition(message, DialerMessageState.ERROR_RETRY, source="publish",
                            error=f"The dialer backend failed ({type(exc).__name__}).")
-    now = utcnow()
+
+
+def _confirm(backend: DialerBackend, messages: Sequence[DialerMessage]) -> dict[int, Optional[bool]]:
+    try:
+        return backend.confirm_published(messages)
+    except Exception as exc:
+        logger.error("dialer backend %s raised %s", backend.dotted_path(), exception_origin(exc))
+        return {}
+
+
+def publish_stored_messages(messages: Sequence[DialerMessage]) -> None:
+    """Hand committed messages to the backend with no transaction open, then commit the outcome.
+
+    Their attempt is counted already (when it was claimed, or stored to be published now).
+    """
+    end_transaction()
+    if not messages:
+        return
+    backend = current_backend()
     config = dialer_config()
+    now = utcnow()
+    confirming = [m for m in messages if must_confirm(m, now, config.batch, backend)]
+    publishing = [m for m in messages if m not in confirming]
     for message in messages:
-        settle_after_publish(message, now, config)
+        message.next_attempt_at = None
+    if publishing:
+        _publish(backend, publishing)
+    held = _confirm(backend, confirming) if confirming else {}
+    now = utcnow()
+    can_confirm = backend.can_confirm_published()
+    for message in publishing:
+        settle_after_publish(message, now, config, can_confirm)
+    for message in confirming:
+        settle_after_confirming(message, held.get(message.id), now, config)
     db.session.commit()
 
 
@@ -142,7 +218,9 @@ def claim_due_messages(limit: int) -> list[DialerMessage]:
         claimed = list(db.session.scalars(
             update(DialerMessage)
             .where(DialerMessage.id.in_(ids), _due(now))
-            .values(next_attempt_at=lease_until(now))
+            # The attempt counts as it starts: one that kills the process still counts.
+            .values(next_attempt_at=lease_until(now), changed_at=now,
+                    number_of_send_attempts=DialerMessage.number_of_send_attempts + 1)
             .returning(DialerMessage.id)
             .execution_options(synchronize_session=False)
         ))

@@ -114,6 +114,8 @@ def store_and_publish(messages: Sequence[DialerMessage]) -> None:
     claim_id = claim_of_new_messages()
     for message in messages:
         message.next_attempt_at = None if batch_sending else lease_until(now)
+        # Published now, the first attempt starts with the commit (see claim_due_messages).
+        message.number_of_send_attempts = 0 if batch_sending else 1
         message.idempotency_key_id = claim_id
     try:
         db.session.add_all(messages)

@@ -21,6 +21,7 @@ from service.backends.daktela.client import (
     DaktelaDuplicateNameError,
     DaktelaError,
     DaktelaNotFoundError,
+    DaktelaTransientError,
 )
 from service.backends.daktela.records import RecordSnapshot, daktela_number, parse_record
 from service.models.message import DialerMessage
@@ -30,6 +31,7 @@ from service.models.types import utcnow
 
 logger = logging.getLogger(__name__)
 LIST_PAGE_SIZE = 1000  # Daktela's largest `take`
+LOOKUP_BATCH = 100  # names per `name in […]` request, well inside any URL length limit
 
 
 def _parse_records(data: list) -> list[RecordSnapshot]:
@@ -43,6 +45,8 @@ class RecordRequest:
     name: str
     payload: Optional[dict[str, Any]]
     problem: Optional[str] = None
+    # An earlier attempt may have created the record (its answer was lost or unreadable).
+    may_exist: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,7 @@ class DaktelaDialerBackend(DialerBackend):
             "number": daktela_number(message.recipient),
             "customFields": custom_fields,
         }
-        return RecordRequest(message.id, name, payload)
+        return RecordRequest(message.id, name, payload, may_exist=message.number_of_send_attempts > 1)
 
     def create_record(self, request: RecordRequest) -> PublishOutcome:
         """Create the record, or find the one an earlier attempt created. Thread-safe; no database."""
@@ -169,8 +173,39 @@ class DaktelaDialerBackend(DialerBackend):
             except DaktelaError as exc:
                 return PublishOutcome(error=exc)
         except DaktelaError as exc:
+            if not exc.transient and request.may_exist:
+                return self._refused_unless_created(request.name, exc)
             return PublishOutcome(error=exc)
         return PublishOutcome(record=parse_record(envelope.result))
+
+    def _refused_unless_created(self, name: str, refusal: DaktelaError) -> PublishOutcome:
+        """Daktela refused the record, but an earlier attempt may have created it: a refusal is
+        final only once Daktela says it holds no record of that name."""
+        try:
+            records, _ = self.look_up_records([name])
+        except DaktelaError as exc:
+            return PublishOutcome(error=DaktelaTransientError(
+                f"{refusal} Whether an earlier attempt created the record could not be checked: {exc}"))
+        if name in records:
+            return PublishOutcome(record=records[name])
+        return PublishOutcome(error=refusal)
+
+    def confirm_published(self, messages: Sequence[DialerMessage]) -> dict[int, Optional[bool]]:
+        """Look the messages' records up by name (`name in […]`, 100 names a request)."""
+        found: dict[int, Optional[bool]] = {}
+        for start in range(0, len(messages), LOOKUP_BATCH):
+            batch = {self.record_name(m): m for m in messages[start:start + LOOKUP_BATCH]}
+            try:
+                records, _ = self.look_up_records(list(batch))
+            except DaktelaError as exc:
+                logger.warning("could not look %d records up: %s", len(batch), exc)
+                found.update((message.id, None) for message in batch.values())
+                continue
+            for name, message in batch.items():
+                if name in records:
+                    self.record_outcome(message, PublishOutcome(record=records[name]))
+                found[message.id] = name in records
+        return found
 
     @property
     def state_rules(self) -> StateRules:

@@ -80,6 +80,15 @@ def _form_errors(error: Any) -> dict:
     return {}
 
 
+def _readable_violations(violations: Any) -> str:
+    """A validator's `violations` list ({propertyPath, message}) as one line."""
+    if not isinstance(violations, list):
+        return ""
+    parts = [f"{item.get('propertyPath') or 'record'}: {readable_error(item.get('message'))}"
+             for item in violations if isinstance(item, dict) and item.get("message")]
+    return "; ".join(parts)
+
+
 def _is_duplicate_name(error: Any) -> bool:
     name_error = _form_errors(error).get("name")
     if name_error is None:
@@ -120,7 +129,7 @@ def parse_envelope(response: requests.Response) -> Envelope:
     if not isinstance(body, dict):
         body = None
     error = body.get("error") if body else None
-    detail = readable_error(error)
+    detail = readable_error(error) or _readable_violations(body.get("violations") if body else None)
     if 200 <= status < 300:
         if body is None or "result" not in body:
             raise DaktelaTransientError(f"Daktela answered {status} with an unreadable body.", status)
@@ -140,9 +149,13 @@ def parse_envelope(response: requests.Response) -> Envelope:
         raise DaktelaNotFoundError(f"Daktela has no such record (404). {detail}".strip(), status)
     if status >= 500 or body is None:
         raise DaktelaTransientError(f"Daktela answered {status}. {detail}".strip(), status)
+    if not detail:
+        # A 4xx without a readable reason may hide "name already exists": only a
+        # refusal Daktela explains is taken as final.
+        raise DaktelaTransientError(f"Daktela answered {status} without a readable reason.", status)
     if _is_duplicate_name(error):
         raise DaktelaDuplicateNameError(f"Daktela: {detail}", status)
-    raise DaktelaValidationError(f"Daktela refused the record ({status}): {detail or 'no reason given'}", status)
+    raise DaktelaValidationError(f"Daktela refused the record ({status}): {detail}", status)
 
 
 class DaktelaClient:
