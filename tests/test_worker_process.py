@@ -50,3 +50,36 @@ def test_sigterm_lets_the_batch_in_flight_finish_and_leases_no_more(daktela_app,
     assert after["leased"] == 0, after  # every message it leased was published before it stopped
     assert 0 < after.get("READY", 0) < 60 and after["READY"] % 5 == 0, after  # whole batches, then no more
     assert after["READY"] + after.get("WAITING", 0) == 60, after
+
+
+def test_kill_9_mid_batch_still_counts_the_attempt_of_every_message_it_held(daktela_app, database_url, simulator,
+                                                                            tmp_path):
+    app = daktela_app(batch=BatchConfig(sending=True))
+    with app.app_context():
+        for n in range(10):
+            send(f"+42077700{n:04d}", f"Message {n}")
+    sim = simulator.simulator
+    sim.latency_seconds = 2.0  # the first record of the batch is still being created when the worker dies
+    env = service_environment(database_url, simulator.url, DIALER_BATCH_SENDING="true", DIALER_BATCH_SIZE="5",
+                              DAKTELA_MAX_CONCURRENCY="1")
+    log = tmp_path / "worker.log"
+    with open(log, "w") as output:
+        worker = subprocess.Popen(procfile_command("worker"), cwd=ROOT, env=env, stdout=output,
+                                  stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while not any(entry["method"] == "POST" for entry in list(sim.request_log)):
+            assert worker.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.02)
+        worker.kill()
+        worker.wait(10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    with app.app_context():
+        attempts = dict(db.session.execute(
+            select(DialerMessage.number_of_send_attempts, func.count()).group_by(DialerMessage.number_of_send_attempts)
+        ).all())
+        db.session.rollback()
+    assert counts(app) == {"WAITING": 10, "leased": 5}
+    assert attempts == {1: 5, 0: 5}  # the batch it held counted, before anything was sent
