@@ -6,7 +6,7 @@ import pytest
 from config import BatchConfig
 from service.backends import DialerBackend, DummyDialerBackend
 from service.dialer import send, send_template
-from service.dialer.sending import TemplateNotFoundError
+from service.dialer.templates import TemplateNotFoundError
 from service.errors import BackendNotSupportedError, InvalidInputError
 from service.extensions import db
 from service.models import DialerMessage, DialerMessageState, DialerTemplate

@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 from service.api.auth import guard_api_request
 from service.api.idempotency import idempotent
 from service.dialer import templates as template_service
-from service.dialer.sending import get_template, send_template_or_refuse
+from service.dialer.templates import get_template, send_template_or_refuse
 from service.schemas.messages import MessageSchema, PageQuerySchema, TemplateSendSchema
 from service.schemas.templates import (
     TemplateCreateSchema,

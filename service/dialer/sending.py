@@ -1,4 +1,4 @@
-"""send, send_template and bulk sending: store first, then publish.
+"""send and bulk sending: store first, then publish.
 
 Each function commits the new messages before the backend is called, calls
 the backend with no database transaction open, then commits what the
@@ -13,25 +13,16 @@ from service.dialer.idempotency import claim_of_new_messages
 from service.dialer.publishing import lease_until, publish_stored_messages
 from service.dialer.recipients import InvalidRecipient, normalize_recipient
 from service.dialer.related import build_related_objects
-from service.dialer.runtime import current_backend, dialer_config, template_model
-from service.errors import InvalidInputError, NotFoundError
-from service.extensions import db, end_transaction
+from service.dialer.runtime import current_backend, dialer_config
+from service.errors import InvalidInputError
+from service.extensions import db
 from service.models.message import PRIORITY_HIGHEST, PRIORITY_LOWEST, DialerMessage
 from service.models.states import DialerMessageState
 from service.models.template import AbstractDialerTemplate
 from service.models.types import utcnow
-from service.rendering import TemplateRenderError, TemplateSyntaxProblem
 
 MAX_CONTENT_LENGTH = 10_000
 MAX_TAG_LENGTH = 255
-
-
-class TemplateNotFoundError(NotFoundError):
-    default_message = "No dialer template has this slug."
-
-
-class TemplateRefusedError(InvalidInputError):
-    default_message = "This template cannot be sent to this recipient now."
 
 
 def check_content(content: object) -> str:
@@ -171,58 +162,3 @@ def send(recipient, content, related_objects=None, tag=None, *, priority=PRIORIT
         recipient, content, related_objects=related_objects, tag=tag, extra_data=kwargs,
         priority=priority, is_autodialer=is_autodialer,
     )
-
-
-def get_template(slug: str) -> AbstractDialerTemplate:
-    if "\x00" in slug:
-        # No stored slug holds one, and PostgreSQL refuses to even compare it.
-        raise TemplateNotFoundError()
-    template = db.session.scalars(
-        db.select(template_model()).filter_by(slug=slug)
-    ).one_or_none()
-    end_transaction()
-    if template is None:
-        raise TemplateNotFoundError()
-    return template
-
-
-def render_for_sending(template: AbstractDialerTemplate, context_data: Mapping[str, Any]) -> str:
-    if not isinstance(context_data, Mapping):
-        raise InvalidInputError(errors={"context_data": ["context_data must be an object."]})
-    try:
-        return template.render_body(context_data)
-    except (TemplateRenderError, TemplateSyntaxProblem) as exc:
-        raise InvalidInputError(errors={"context_data": [str(exc)]}) from None
-
-
-def send_from_template(template, recipient, context_data, related_objects=None, tag=None,
-                       *, extra_data=None, priority=PRIORITY_LOWEST, is_autodialer=True,
-                       **kwargs) -> Optional[DialerMessage]:
-    """Render `template` and send it; None when the template's `can_send` refuses."""
-    try:
-        normalized = normalize_recipient(recipient, dialer_config().default_phone_region)
-    except InvalidRecipient as exc:
-        raise InvalidInputError(errors={"recipient": [str(exc)]}) from None
-    if not template.can_send(normalized, context_data):
-        return None
-    content = render_for_sending(template, context_data)
-    return send_message(
-        normalized, content, related_objects=related_objects, tag=tag,
-        extra_data={**(extra_data or {}), **kwargs}, priority=priority,
-        is_autodialer=is_autodialer, template=template,
-    )
-
-
-def send_template(recipient, slug, context_data, related_objects=None, tag=None,
-                  **kwargs) -> Optional[DialerMessage]:
-    """The seed's `send_template`: the message, or None when the template refuses."""
-    return get_template(slug).send(recipient, context_data, related_objects, tag, **kwargs)
-
-
-def send_template_or_refuse(slug: str, recipient: str, context_data: Mapping[str, Any],
-                            **fields: Any) -> DialerMessage:
-    """Like `send_template`, but a refusal by `can_send` raises TemplateRefusedError."""
-    message = send_from_template(get_template(slug), recipient, context_data, **fields)
-    if message is None:
-        raise TemplateRefusedError()
-    return message

@@ -1,4 +1,4 @@
-"""Stored dialer templates: create, change, delete, list, preview."""
+"""Stored dialer templates: create, change, delete, list, preview, and sending from them."""
 from __future__ import annotations
 
 from typing import Any, Mapping, Optional
@@ -7,12 +7,26 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from service.dialer.pagination import Page, decode_cursor, page_from_rows
-from service.dialer.runtime import template_model
-from service.dialer.sending import get_template, render_for_sending
-from service.errors import ConflictError, InvalidInputError
-from service.extensions import db
-from service.models.template import AbstractDialerTemplate
-from service.rendering import TemplateSyntaxProblem, check_template_syntax
+from service.dialer.recipients import InvalidRecipient, normalize_recipient
+from service.dialer.runtime import dialer_config, template_model
+from service.dialer.sending import send_message
+from service.errors import ConflictError, InvalidInputError, NotFoundError
+from service.extensions import db, end_transaction
+from service.models.message import PRIORITY_LOWEST, DialerMessage
+from service.models.template import AbstractDialerTemplate, register_template_sender
+from service.rendering import (
+    TemplateRenderError,
+    TemplateSyntaxProblem,
+    check_template_syntax,
+)
+
+
+class TemplateNotFoundError(NotFoundError):
+    default_message = "No dialer template has this slug."
+
+
+class TemplateRefusedError(InvalidInputError):
+    default_message = "This template cannot be sent to this recipient now."
 
 
 def _checked_body(body: str) -> str:
@@ -66,3 +80,62 @@ def list_templates(cursor: Optional[str], limit: int) -> Page[AbstractDialerTemp
 def preview_template(slug: str, context_data: Mapping[str, Any]) -> str:
     """The content `send_template` would speak, without sending anything."""
     return render_for_sending(get_template(slug), context_data)
+
+
+def get_template(slug: str) -> AbstractDialerTemplate:
+    if "\x00" in slug:
+        # No stored slug holds one, and PostgreSQL refuses to even compare it.
+        raise TemplateNotFoundError()
+    template = db.session.scalars(
+        db.select(template_model()).filter_by(slug=slug)
+    ).one_or_none()
+    end_transaction()
+    if template is None:
+        raise TemplateNotFoundError()
+    return template
+
+
+def render_for_sending(template: AbstractDialerTemplate, context_data: Mapping[str, Any]) -> str:
+    if not isinstance(context_data, Mapping):
+        raise InvalidInputError(errors={"context_data": ["context_data must be an object."]})
+    try:
+        return template.render_body(context_data)
+    except (TemplateRenderError, TemplateSyntaxProblem) as exc:
+        raise InvalidInputError(errors={"context_data": [str(exc)]}) from None
+
+
+def send_from_template(template, recipient, context_data, related_objects=None, tag=None,
+                       *, extra_data=None, priority=PRIORITY_LOWEST, is_autodialer=True,
+                       **kwargs) -> Optional[DialerMessage]:
+    """Render `template` and send it; None when the template's `can_send` refuses."""
+    try:
+        normalized = normalize_recipient(recipient, dialer_config().default_phone_region)
+    except InvalidRecipient as exc:
+        raise InvalidInputError(errors={"recipient": [str(exc)]}) from None
+    if not template.can_send(normalized, context_data):
+        return None
+    content = render_for_sending(template, context_data)
+    return send_message(
+        normalized, content, related_objects=related_objects, tag=tag,
+        extra_data={**(extra_data or {}), **kwargs}, priority=priority,
+        is_autodialer=is_autodialer, template=template,
+    )
+
+
+def send_template(recipient, slug, context_data, related_objects=None, tag=None,
+                  **kwargs) -> Optional[DialerMessage]:
+    """The seed's `send_template`: the message, or None when the template refuses."""
+    return get_template(slug).send(recipient, context_data, related_objects, tag, **kwargs)
+
+
+def send_template_or_refuse(slug: str, recipient: str, context_data: Mapping[str, Any],
+                            **fields: Any) -> DialerMessage:
+    """Like `send_template`, but a refusal by `can_send` raises TemplateRefusedError."""
+    message = send_from_template(get_template(slug), recipient, context_data, **fields)
+    if message is None:
+        raise TemplateRefusedError()
+    return message
+
+
+# The seed's `template.send(...)` calls into this layer through the hook the models declare.
+register_template_sender(send_from_template)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional
 
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
@@ -14,6 +14,15 @@ from service.rendering import render_template_text
 
 if TYPE_CHECKING:
     from service.models.message import DialerMessage
+
+TemplateSender = Callable[..., Optional["DialerMessage"]]
+_template_sender: Optional[TemplateSender] = None
+
+
+def register_template_sender(sender: TemplateSender) -> None:
+    """Called once by the dialer service: what `template.send(...)` runs."""
+    global _template_sender
+    _template_sender = sender
 
 
 class AbstractDialerTemplate:
@@ -64,11 +73,14 @@ class AbstractDialerTemplate:
         tag: Optional[str] = None,
         **kwargs: Any,
     ) -> Optional["DialerMessage"]:
-        """Render and send this template; None when `can_send` refuses."""
-        # Imported here: the dialer package builds on the models, not the reverse.
-        from service.dialer.sending import send_from_template
+        """Render and send this template (the seed's `template.send`); None when `can_send` refuses.
 
-        return send_from_template(self, recipient, context_data, related_objects, tag, **kwargs)
+        The dialer service does the work (`service.dialer.templates.send_from_template`):
+        it registers itself here, since models do not import the layer above them.
+        """
+        if _template_sender is None:
+            raise RuntimeError("template.send needs the dialer service: import service.dialer first")
+        return _template_sender(self, recipient, context_data, related_objects, tag, **kwargs)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.slug}>"
