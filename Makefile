@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 DEV_API_KEY ?= dev-key
 DEV_ENV := APP_ENV=development DIALER_API_KEYS=$${DIALER_API_KEYS:-$(DEV_API_KEY)}
 
-.PHONY: install run test migrate bench clean
+.PHONY: install run test lint migrate bench clean
 
 install: $(STAMP)
 
@@ -27,6 +27,10 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python bench/publish.py

@@ -64,8 +64,8 @@ def store_waiting(n: int) -> list:
 def run_baseline(n: int) -> float:
     """One new connection per request, one commit per message, one at a time."""
     from service.backends.daktela.records import daktela_number, parse_record
+    from service.backends.daktela.states import ACTION_STATES
     from service.extensions import db
-    from service.models.state_machine import ACTION_STATES
     from service.models.types import utcnow
 
     messages = store_waiting(n)

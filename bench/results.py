@@ -10,7 +10,8 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
 def write_section(title: str, description: str, table: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nLatest figures; each section is rewritten by its benchmark.\n"
+    text = (RESULTS.read_text() if RESULTS.exists()
+            else "# Benchmark results\n\nLatest figures; each section is rewritten by its benchmark.\n")
     marker = f"## {title}"
     before, _, rest = text.partition(marker)
     after = ""

@@ -71,7 +71,7 @@ def seed(pending: int) -> list[int]:
 
 
 def run_one(pending: int, database_url: str) -> dict:
-    from service.dialer.status_check import check_dialer_status
+    from service.dialer.tracking.poll import check_dialer_status
     from service.extensions import db
 
     app = make_app(database_url)

@@ -184,7 +184,8 @@ def register_control_routes(app: Flask, sim: Simulator) -> None:
     @app.post("/_simulator/records/bulk-call")
     def play_calls_in_bulk():
         data = request.get_json(silent=True) or {}
-        played = [sim.play_call(name, data.get("action", 5), data.get("statuses", [])) for name in data.get("names", [])]
+        played = [sim.play_call(name, data.get("action", 5), data.get("statuses", []))
+                  for name in data.get("names", [])]
         return {"played": sum(1 for record in played if record)}
 
     @app.post("/_simulator/faults")

@@ -6,7 +6,8 @@ from flask.cli import AppGroup
 from service.dialer.idempotency import purge_expired_keys
 from service.dialer.publishing import publish_due_messages
 from service.dialer.retention import purge_old_events
-from service.dialer.runtime import current_backend, dialer_config
+from service.dialer.runtime import dialer_config
+from service.dialer.tracking import check_message_states
 
 dialer_cli = AppGroup("dialer", help="Dialer message service commands.")
 
@@ -28,8 +29,8 @@ def send_batch_command(max_batches) -> None:
 
 @dialer_cli.command("check-status")
 def check_status_command() -> None:
-    """Ask Daktela about the calls in progress once, and print what was checked and changed."""
-    click.echo(str(current_backend().bulk_check_dialer_status()))
+    """Ask the provider about the calls in progress once, and print what was checked and changed."""
+    click.echo(str(check_message_states()))
 
 
 @dialer_cli.command("purge-idempotency-keys")

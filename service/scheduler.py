@@ -18,7 +18,8 @@ from flask import Flask
 from service.dialer.idempotency import purge_expired_keys
 from service.dialer.publishing import publish_due_messages
 from service.dialer.retention import purge_old_events
-from service.dialer.runtime import current_backend, dialer_config
+from service.dialer.runtime import dialer_config
+from service.dialer.tracking import can_check_message_states, check_message_states
 from service.errors import exception_origin
 
 logger = logging.getLogger(__name__)
@@ -39,17 +40,12 @@ def _in_app_context(app: Flask, job: Callable[[], object], name: str) -> Callabl
     return run
 
 
-def _check_status():
-    """The seed's poll, through the configured backend's own implementation."""
-    return current_backend().bulk_check_dialer_status()
-
-
 def build_scheduler(app: Flask, stop: threading.Event | None = None) -> BlockingScheduler:
     """The worker's jobs. Setting `stop` makes a publish run in flight end
     after its current batch (see `run_worker`)."""
     with app.app_context():
         batch, status = dialer_config().batch, dialer_config().status
-        backend = current_backend()
+        checks = can_check_message_states()
     # APScheduler logs every run at INFO; our jobs log what they did.
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     scheduler = BlockingScheduler(timezone=timezone.utc)
@@ -59,9 +55,9 @@ def build_scheduler(app: Flask, stop: threading.Event | None = None) -> Blocking
         seconds=batch.send_interval_seconds, id="publish", name="publish", next_run_time=datetime.now(timezone.utc),
         **common,
     )
-    if backend.can_check_status():
+    if checks:
         scheduler.add_job(
-            _in_app_context(app, _check_status, "check-status"), "interval",
+            _in_app_context(app, check_message_states, "check-status"), "interval",
             seconds=status.interval_seconds, id="check-status", name="check-status", **common,
         )
     scheduler.add_job(

@@ -6,8 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.backends.daktela.records import daktela_local_to_utc, parse_daktela_time, parse_record
+from service.backends.daktela.states import StateRules, daktela_observation
 from service.models import DialerMessage, DialerMessageState
-from service.models.state_machine import Observation, StateRules, apply_observation
+from service.models.state_machine import apply_observation
 
 PRAGUE = "Europe/Prague"
 S = DialerMessageState
@@ -45,7 +46,7 @@ def test_a_final_answer_in_the_second_pass_of_the_repeated_hour_ends_the_call():
 
     def observe(edited: str, action: int, statuses: list, received_at: datetime):
         record = parse_record({"name": "dialer_1", "action": str(action), "statuses": statuses, "edited": edited})
-        return apply_observation(message, record.observation("webhook", PRAGUE, received_at), rules)
+        return apply_observation(message, record.observation("webhook", PRAGUE, rules, received_at))
 
     # Ringing at 02:50 CEST; answered and done at 02:10 CET, forty minutes later.
     assert observe("2026-10-25 02:50:00", 3, [], utc(2026, 10, 25, 0, 50, 2)).applied
@@ -80,11 +81,11 @@ def test_across_the_repeated_hour_any_arrival_order_ends_as_the_true_order(steps
 
     expected = fresh()  # the true instants, in true order
     for second, action, _delay in sorted(steps):
-        apply_observation(expected, Observation("webhook", action, edited=FALL_BACK + timedelta(seconds=second)),
-                          rules)
+        apply_observation(expected, daktela_observation("webhook", action, edited=FALL_BACK + timedelta(seconds=second),
+                                                        rules=rules))
     arrived = fresh()
     for second, action, delay in order.sample(steps, len(steps)):
         apply_observation(arrived, snapshot(second, action).observation(
-            "webhook", PRAGUE, FALL_BACK + timedelta(seconds=second + delay)), rules)
+            "webhook", PRAGUE, rules, FALL_BACK + timedelta(seconds=second + delay)))
     assert (arrived.state, arrived.is_final_state, arrived.last_edited) == (
         expected.state, expected.is_final_state, expected.last_edited)

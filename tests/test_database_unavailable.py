@@ -38,14 +38,14 @@ def test_a_group_of_webhooks_during_an_outage_fails_at_once_instead_of_one_by_on
     from sqlalchemy import event
     from sqlalchemy.exc import OperationalError
 
-    from service.dialer.webhook_apply import PendingWebhook, apply_webhooks
+    from service.backends.daktela.states import daktela_observation
+    from service.dialer.tracking.groups import PendingWebhook, apply_webhooks
     from service.extensions import db
-    from service.models.state_machine import Observation
 
     attempts = []
     with unreachable_app.app_context():
         event.listen(db.engine, "handle_error", lambda context: attempts.append(1))
-        group = [PendingWebhook(n, f"test_{n}", Observation("webhook", 3, (), datetime(2030, 1, 1)))
+        group = [PendingWebhook(n, f"test_{n}", daktela_observation("webhook", 3, (), datetime(2030, 1, 1)))
                  for n in (1, 2, 3)]
         with pytest.raises(OperationalError):
             apply_webhooks(group)

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from service.dialer.group_commit import GroupCommit
+from service.infrastructure.group_commit import GroupCommit
 
 
 class Recorder:

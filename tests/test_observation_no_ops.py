@@ -4,7 +4,7 @@ import pytest
 
 from config import BatchConfig
 from service.dialer import send
-from service.dialer.status_check import check_dialer_status
+from service.dialer.tracking.poll import check_dialer_status
 from service.extensions import db
 from service.models import DialerMessageEvent, DialerMessageState
 from tests.conftest import WEBHOOK_SECRET

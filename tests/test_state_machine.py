@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from service.backends.daktela.states import StateRules, daktela_observation
 from service.models import DialerMessage, DialerMessageState
-from service.models.state_machine import Observation, StateRules, apply_observation, decide_observation, transition
+from service.models.state_machine import apply_observation, decide_observation, transition
 from tests.support.outcomes import expected_outcome, outcome_view
 
 S = DialerMessageState
@@ -24,8 +25,8 @@ def sent_message():
 
 
 def observe(action, seconds=0, statuses=(), nextcall=None, source="poll"):
-    return Observation(source=source, action=action, statuses=tuple(statuses),
-                       edited=T0 + timedelta(seconds=seconds), nextcall=nextcall)
+    return daktela_observation(source, action, statuses, edited=T0 + timedelta(seconds=seconds), nextcall=nextcall,
+                               rules=RULES)
 
 
 @pytest.mark.parametrize(
@@ -35,35 +36,35 @@ def observe(action, seconds=0, statuses=(), nextcall=None, source="poll"):
 )
 def test_actions_map_to_states(action, state):
     message = sent_message()
-    event = apply_observation(message, observe(action), RULES)
+    event = apply_observation(message, observe(action))
     assert message.state == state and event.applied
     assert message.is_final_state is (action == 5)
 
 
 def test_a_mapped_status_wins_over_the_action():
     message = sent_message()
-    apply_observation(message, observe(5, statuses=["statuses_complete", "statuses_declined"]), RULES)
+    apply_observation(message, observe(5, statuses=["statuses_complete", "statuses_declined"]))
     assert message.state == S.ANSWERED_COMPLETE and message.is_final_state
 
 
 def test_an_unmapped_status_falls_back_to_the_action_with_a_warning():
     message = sent_message()
-    event = apply_observation(message, observe(5, statuses=["statuses_mystery"]), RULES)
+    event = apply_observation(message, observe(5, statuses=["statuses_mystery"]))
     assert message.state == S.DONE and event.applied
     assert event.note == "unmapped Daktela status 'statuses_mystery'; used the action's state"
 
 
 def test_an_observation_without_a_known_action_is_ignored():
     message = sent_message()
-    event = apply_observation(message, observe(None), RULES)
+    event = apply_observation(message, observe(None))
     assert message.state == S.READY and not event.applied
-    assert apply_observation(message, observe(9), RULES).applied is False
+    assert apply_observation(message, observe(9)).applied is False
 
 
 def test_a_final_message_never_changes_again():
     message = sent_message()
-    apply_observation(message, observe(5, 1, ["statuses_declined"]), RULES)
-    later = apply_observation(message, observe(3, 60), RULES)
+    apply_observation(message, observe(5, 1, ["statuses_declined"]))
+    later = apply_observation(message, observe(3, 60))
     assert message.state == S.DECLINED and message.is_final_state
     assert later.applied is False and later.note == "the message is in a final state"
     assert transition(message, S.EXPIRED, source="poll", final=True) is None
@@ -72,9 +73,9 @@ def test_a_final_message_never_changes_again():
 
 def test_older_observations_are_ignored_and_repeats_are_no_ops():
     message = sent_message()
-    apply_observation(message, observe(3, 10), RULES)
-    older = apply_observation(message, observe(1, 5), RULES)
-    repeat = apply_observation(message, observe(3, 10), RULES)
+    apply_observation(message, observe(3, 10))
+    older = apply_observation(message, observe(1, 5))
+    repeat = apply_observation(message, observe(3, 10))
     assert message.state == S.CALL_IN_PROGRESS and message.last_edited == T0 + timedelta(seconds=10)
     assert (older.applied, older.note) == (False, "older than the last applied observation")
     assert (repeat.applied, repeat.note) == (False, "repeats the last applied observation")
@@ -83,13 +84,13 @@ def test_older_observations_are_ignored_and_repeats_are_no_ops():
 def test_rescheduled_keeps_nextcall_until_the_call_moves_on():
     nextcall = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
     message = sent_message()
-    apply_observation(message, observe(6, 1, nextcall=nextcall), RULES)
+    apply_observation(message, observe(6, 1, nextcall=nextcall))
     assert message.state == S.RESCHEDULED and not message.is_final_state and message.nextcall_at == nextcall
-    apply_observation(message, observe(3, 2), RULES)
+    apply_observation(message, observe(3, 2))
     assert message.nextcall_at is None
-    apply_observation(message, observe(1, 3, nextcall=nextcall), RULES)
+    apply_observation(message, observe(1, 3, nextcall=nextcall))
     assert message.state == S.READY and message.nextcall_at == nextcall
-    apply_observation(message, observe(5, 4, nextcall=nextcall), RULES)
+    apply_observation(message, observe(5, 4, nextcall=nextcall))
     assert message.is_final_state and message.nextcall_at is None
 
 
@@ -97,41 +98,41 @@ def test_a_successful_observation_resets_failed_checks():
     message = sent_message()
     message.number_of_status_check_attempts = 3
     message.error = "Status check failed: timeout"
-    apply_observation(message, observe(3, 1), RULES)
+    apply_observation(message, observe(3, 1))
     assert message.number_of_status_check_attempts == 0 and message.error is None
 
 
 def test_a_late_final_answer_that_is_earlier_still_ends_the_call():
     message = sent_message()
-    apply_observation(message, observe(3, 20), RULES)
-    event = apply_observation(message, observe(5, 10, ["statuses_declined"]), RULES)
+    apply_observation(message, observe(3, 20))
+    event = apply_observation(message, observe(5, 10, ["statuses_declined"]))
     assert event.applied and message.state == S.DECLINED and message.is_final_state
-    assert apply_observation(message, observe(3, 20), RULES).applied is False
+    assert apply_observation(message, observe(3, 20)).applied is False
 
 
 def test_among_final_answers_the_latest_edited_decides_and_older_ones_are_recorded_and_ignored():
     message = sent_message()
-    apply_observation(message, observe(5, 20, ["statuses_complete"]), RULES)
+    apply_observation(message, observe(5, 20, ["statuses_complete"]))
     # A bare close edited before the real result arrives late: recorded, ignored, edited not moved back.
-    bare = apply_observation(message, observe(5, 10), RULES)
+    bare = apply_observation(message, observe(5, 10))
     assert (bare.applied, bare.note) == (False, "older than the final answer applied")
     assert message.state == S.ANSWERED_COMPLETE and message.last_edited == T0 + timedelta(seconds=20)
 
 
 def test_a_record_closed_first_and_given_its_status_later_ends_with_the_status():
     message = sent_message()
-    apply_observation(message, observe(5, 10), RULES)
+    apply_observation(message, observe(5, 10))
     assert message.state == S.DONE and message.is_final_state
-    event = apply_observation(message, observe(5, 11, ["statuses_declined"]), RULES)
+    event = apply_observation(message, observe(5, 11, ["statuses_declined"]))
     assert event.applied and message.state == S.DECLINED and message.is_final_state
     assert message.last_edited == T0 + timedelta(seconds=11)
 
 
 def test_our_own_final_states_never_change():
     message = sent_message()
-    apply_observation(message, observe(3, 20), RULES)
+    apply_observation(message, observe(3, 20))
     transition(message, S.EXPIRED, source="poll", final=True, error="too late")
-    assert apply_observation(message, observe(5, 10), RULES).applied is False
+    assert apply_observation(message, observe(5, 10)).applied is False
     assert message.state == S.EXPIRED
 
 
@@ -160,20 +161,20 @@ def test_any_duplication_or_reordering_ends_where_the_latest_final_observation_s
     rng.shuffle(shuffled)
     actual = sent_message()
     for observation in shuffled:
-        apply_observation(actual, observation, RULES)
-    assert outcome_view(actual) == expected_outcome(ordered, RULES)
+        apply_observation(actual, observation)
+    assert outcome_view(actual) == expected_outcome(ordered)
     in_order = sent_message()
     for observation in ordered:
-        apply_observation(in_order, observation, RULES)
+        apply_observation(in_order, observation)
     assert _final_view(actual) == _final_view(in_order)
     assert actual.extra_sender_data == in_order.extra_sender_data
 
 
 def test_deciding_changes_nothing_and_applying_writes_exactly_the_decided_changes():
     message = sent_message()
-    decision = decide_observation(message, observe(5, 3, ["statuses_complete"]), RULES)
+    decision = decide_observation(message, observe(5, 3, ["statuses_complete"]))
     assert message.state == S.READY and message.last_edited is None and not message.is_final_state
     assert (decision.applied, decision.old_state, decision.new_state) == (True, S.READY, S.ANSWERED_COMPLETE)
-    event = apply_observation(message, observe(5, 3, ["statuses_complete"]), RULES)
+    event = apply_observation(message, observe(5, 3, ["statuses_complete"]))
     assert {name: getattr(message, name) for name in decision.changes} == dict(decision.changes)
     assert (event.old_state, event.new_state, event.applied) == ("READY", "ANSWERED_COMPLETE", True)

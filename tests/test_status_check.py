@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 
 from config import BatchConfig
-from service.dialer.locks import exclusive_run
 from service.dialer.sending import build_message, store_and_publish
-from service.dialer.status_check import check_dialer_status
+from service.dialer.tracking.poll import check_dialer_status
 from service.extensions import db
+from service.infrastructure.locks import exclusive_run
 from service.models import DialerMessage, DialerMessageState
 from service.models.types import utcnow
 

@@ -9,17 +9,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from service.backends.daktela.states import StateRules, daktela_observation
 from service.dialer import send
-from service.dialer.webhook_apply import PendingWebhook, WebhookResult, apply_webhooks
+from service.dialer.tracking.groups import PendingWebhook, WebhookResult, apply_webhooks
 from service.extensions import db
 from service.models import DialerMessage, DialerMessageEvent, DialerMessageState
-from service.models.state_machine import Observation, apply_observation
+from service.models.state_machine import apply_observation
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.outcomes import expected_outcome, outcome_view
 
 S = DialerMessageState
 MAPPING = {"statuses_answered_complete": "ANSWERED_COMPLETE", "statuses_declined": "DECLINED"}
 T0 = datetime(2030, 1, 1, 10, 0, 0, tzinfo=timezone.utc)
+RULES = StateRules(states_mapping=MAPPING)
 
 
 @pytest.fixture
@@ -28,8 +30,8 @@ def app(daktela_app):
 
 
 def pending(message_id, action, seconds, statuses=(), payload=None):
-    observation = Observation(source="webhook", action=action, statuses=tuple(statuses),
-                              edited=T0 + timedelta(seconds=seconds), payload=payload or {"action": action})
+    observation = daktela_observation("webhook", action, statuses, edited=T0 + timedelta(seconds=seconds),
+                                      payload=payload or {"action": action}, rules=RULES)
     return PendingWebhook(message_id, f"test_{message_id}", observation)
 
 
@@ -125,8 +127,8 @@ def test_concurrent_webhooks_over_http_end_as_their_ordered_sequences(app, live_
             expected = DialerMessage(state=S.READY, is_final_state=False, extra_sender_data={}, last_edited=None,
                                      number_of_status_check_attempts=0)
             for action, second in sorted(steps, key=lambda step: step[1]):
-                apply_observation(expected, Observation("webhook", action, (), T0 + timedelta(seconds=second)),
-                                  app.extensions["dialer"].backend.state_rules)
+                apply_observation(expected, daktela_observation("webhook", action, (), T0 + timedelta(seconds=second),
+                                                                rules=RULES))
             stored = db.session.get(DialerMessage, message_id)
             assert (stored.state, stored.is_final_state, stored.last_edited) == (
                 expected.state, expected.is_final_state, expected.last_edited), message_id
@@ -148,19 +150,18 @@ webhook_steps = st.lists(
 def test_any_grouping_duplication_or_order_of_webhooks_ends_where_the_latest_final_observation_says(app, steps, seed, duplicates):
     """The database path of webhooks (groups, Core writes) ends where the state machine's ordered run ends."""
     nextcall = datetime(2030, 1, 2, 9, 0, tzinfo=timezone.utc)
-    ordered = [Observation("webhook", action, statuses, T0 + timedelta(seconds=index),
-                           nextcall if has_nextcall else None) for index, (action, statuses, has_nextcall) in
-               enumerate(steps)]
+    ordered = [daktela_observation("webhook", action, statuses, T0 + timedelta(seconds=index),
+                                   nextcall if has_nextcall else None, rules=RULES)
+               for index, (action, statuses, has_nextcall) in enumerate(steps)]
     rng = random.Random(seed)
     deliveries = ordered + [rng.choice(ordered) for _ in range(duplicates)]
     rng.shuffle(deliveries)
     with app.app_context():
-        rules = app.extensions["dialer"].backend.state_rules
         expected = DialerMessage(state=S.READY, is_final_state=False, extra_sender_data={}, last_edited=None,
                                  number_of_status_check_attempts=0)
         for observation in ordered:
-            apply_observation(expected, observation, rules)
-        assert outcome_view(expected) == expected_outcome(ordered, rules)
+            apply_observation(expected, observation)
+        assert outcome_view(expected) == expected_outcome(ordered)
         message_id = send("+420777123456", "Hello").id
         while deliveries:
             size = rng.randint(1, len(deliveries))
@@ -169,7 +170,7 @@ def test_any_grouping_duplication_or_order_of_webhooks_ends_where_the_latest_fin
                 [PendingWebhook(message_id, f"test_{message_id}", observation) for observation in group])
             assert all(isinstance(outcome, WebhookResult) for outcome in outcomes)
         stored = db.session.get(DialerMessage, message_id)
-        assert outcome_view(stored) == expected_outcome(ordered, rules)
+        assert outcome_view(stored) == expected_outcome(ordered)
         publish_keys = {"record_name"}
         assert {k: v for k, v in stored.extra_sender_data.items() if k not in publish_keys} == {
             k: v for k, v in expected.extra_sender_data.items() if k not in publish_keys}

@@ -1,12 +1,11 @@
-"""POST /webhooks/daktela: call results pushed by Daktela's Events module."""
+"""POST /webhooks/<provider>: call results a provider pushes (Daktela's Events module at /webhooks/daktela)."""
 import json
 import logging
 
 from flask import Blueprint, request
 
 from service.api.auth import matches_any
-from service.dialer.runtime import dialer_config
-from service.dialer.webhooks import receive_daktela_webhook
+from service.dialer.tracking.webhooks import receive_webhook, webhook_secrets
 from service.errors import AuthenticationError, ServiceError
 
 blp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -18,10 +17,10 @@ class MalformedWebhookError(ServiceError):
     default_message = "The webhook body must be a JSON object or form fields."
 
 
-def _check_secret() -> None:
-    """Fail closed: without DAKTELA_WEBHOOK_SECRETS every webhook is refused."""
+def _check_secret(provider: str) -> None:
+    """Fail closed: without configured secrets (DAKTELA_WEBHOOK_SECRETS) every webhook is refused."""
     presented = request.headers.get("X-Webhook-Secret") or request.args.get("token") or ""
-    if not matches_any(presented, dialer_config().daktela.webhook_secrets):
+    if not matches_any(presented, webhook_secrets(provider)):
         # Worth an operator's look (a Daktela event with an old secret, or a
         # stranger); never the presented value, which may be a near-miss secret.
         logger.warning("webhook refused: %s secret, from %s",
@@ -42,8 +41,8 @@ def _body() -> dict:
     return body
 
 
-@blp.post("/daktela")
-def daktela_webhook():
-    _check_secret()
-    result = receive_daktela_webhook(_body())
+@blp.post("/<provider>")
+def provider_webhook(provider: str):
+    _check_secret(provider)
+    result = receive_webhook(provider, _body())
     return result.body(), result.status_code

@@ -1,13 +1,36 @@
-"""The interface every dialer backend implements."""
+"""The interface every dialer backend implements: publishing, and optionally tracking.
+
+Publishing (`publish_message`) is all a backend must do. A backend whose
+provider can tell what became of a call also implements the tracking methods
+below; the provider-neutral tracking core (`service.dialer.tracking`) then
+serves its webhook, polls its change feed and looks records up, and applies
+what it learns through the one state machine. Everything that knows the
+provider's wire format stays in the backend's own package.
+"""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Optional, Protocol, Sequence
 
 from service.errors import BackendNotSupportedError
 
 if TYPE_CHECKING:
     from config import Config
     from service.models.message import DialerMessage
+    from service.models.state_machine import Observation
+
+
+class ProviderError(Exception):
+    """The provider could not be asked, or answered badly; `str()` is safe to store and show."""
+
+
+class ProviderRecord(Protocol):
+    """What a provider holds about one message's call; opaque to the core but for its name."""
+
+    name: str
+
+
+Page = tuple[list[ProviderRecord], Optional[str]]
+LOOKUP_BATCH = 100  # names per `look_up_records` call, well inside any URL length limit
 
 
 class DialerBackend:
@@ -63,3 +86,49 @@ class DialerBackend:
         raise BackendNotSupportedError(
             f"The dialer backend {self.dotted_path()} cannot look published messages up."
         )
+
+    # -- tracking (optional) --------------------------------------------------
+    #: The path segment of the backend's webhook: POST /webhooks/<webhook_name>.
+    webhook_name: Optional[str] = None
+    #: How messages and errors name the provider.
+    provider_name: str = "The provider"
+
+    @classmethod
+    def can_track(cls) -> bool:
+        """True when this backend implements the tracking methods (the worker then polls
+        through the tracking core, and its webhook is served)."""
+        return cls.changed_records is not DialerBackend.changed_records
+
+    def record_name_for(self, message_id: int) -> str:
+        """The provider's name for a message's record."""
+        raise NotImplementedError
+
+    def message_id_for(self, record_name: str) -> Optional[int]:
+        """The message a record name belongs to; None for records that are not ours."""
+        raise NotImplementedError
+
+    def observation_of(self, record: ProviderRecord, source: str) -> "Observation":
+        """A record as the state machine's provider-neutral observation."""
+        raise NotImplementedError
+
+    def tracking_clock(self) -> Optional[str]:
+        """The provider's clock now, as a watermark for `changed_records` (first poll)."""
+        raise NotImplementedError
+
+    def changed_records(self, watermark: str) -> Iterator[Page]:
+        """Our records changed since `watermark` (with whatever overlap the provider's clock
+        needs), a page at a time, each with the watermark for the next run. Raises ProviderError."""
+        raise NotImplementedError
+
+    def look_up_records(self, names: Sequence[str]) -> dict[str, ProviderRecord]:
+        """The records with these names (at most 100); absent ones are missing. Raises ProviderError."""
+        raise NotImplementedError
+
+    def webhook_secrets(self) -> tuple[str, ...]:
+        """The secrets a webhook call must present (none: every call is refused)."""
+        return ()
+
+    def parse_webhook(self, values: Mapping[str, Any]) -> tuple[str, Optional["Observation"]]:
+        """(record name, observation) of one webhook body; no observation when the body is only
+        a hint that the record changed. Raises InvalidInputError for a malformed body."""
+        raise NotImplementedError

@@ -7,10 +7,10 @@ from typing import Optional
 
 from sqlalchemy import and_, select
 
-from service.dialer.pagination import Page, decode_cursor, page_from_rows
 from service.dialer.related import object_id_as_int
 from service.errors import InvalidInputError, NotFoundError
 from service.extensions import db, end_transaction
+from service.infrastructure.pagination import Page, decode_cursor, page_from_rows
 from service.models.message import DialerMessage, DialerMessageEvent, DialerMessageRelatedObject
 from service.models.states import DialerMessageState
 

@@ -6,19 +6,15 @@ from typing import Any, Mapping, Optional
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from service.dialer.pagination import Page, decode_cursor, page_from_rows
 from service.dialer.recipients import InvalidRecipient, normalize_recipient
 from service.dialer.runtime import dialer_config, template_model
 from service.dialer.sending import send_message
 from service.errors import ConflictError, InvalidInputError, NotFoundError
 from service.extensions import db, end_transaction
+from service.infrastructure.pagination import Page, decode_cursor, page_from_rows
 from service.models.message import PRIORITY_LOWEST, DialerMessage
 from service.models.template import AbstractDialerTemplate, register_template_sender
-from service.rendering import (
-    TemplateRenderError,
-    TemplateSyntaxProblem,
-    check_template_syntax,
-)
+from service.rendering import TemplateRenderError, TemplateSyntaxProblem, check_template_syntax
 
 
 class TemplateNotFoundError(NotFoundError):

@@ -17,11 +17,16 @@ caller commits):
   status checks failed), refused once the message is final. Our own final
   states (ERROR, ERROR_UPDATE, EXPIRED, DEBUG) are never changed again.
 
+Observations are provider-neutral (a target state, final or not, the provider's
+ordering time): each backend translates its own codes into them (Daktela's
+in `service/backends/daktela/states.py`).
+
 `decide_observation` is the pure core of `apply_observation`, for callers that
 write rows themselves (the batched webhook path).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Optional, Protocol
@@ -29,39 +34,33 @@ from typing import Any, Mapping, Optional, Protocol
 from service.models.message import DialerMessage, DialerMessageEvent
 from service.models.states import DialerMessageState
 
-ACTION_STATES = {
-    0: DialerMessageState.NOT_ASSIGNED,
-    1: DialerMessageState.READY,
-    2: DialerMessageState.RESCHEDULED_BY_DIALER,
-    3: DialerMessageState.CALL_IN_PROGRESS,
-    4: DialerMessageState.HANGUP,
-    5: DialerMessageState.DONE,
-    6: DialerMessageState.RESCHEDULED,
-}
 RESCHEDULED_STATES = frozenset(
     {DialerMessageState.RESCHEDULED_BY_DIALER, DialerMessageState.RESCHEDULED}
 )
+S = DialerMessageState
+# How far along a call a state is: of two observations with the same ordering key,
+# the final one wins, then the one further along (then a fixed order, so that any
+# arrival order ends the same).
+PROGRESS = {S.WAITING: 0, S.ERROR_RETRY: 0, S.NOT_ASSIGNED: 1, S.READY: 1, S.RESCHEDULED_BY_DIALER: 2,
+            S.RESCHEDULED: 2, S.CALL_IN_PROGRESS: 3, S.HANGUP: 4, S.HANGUP_BY_DIALER: 4,
+            S.HANGUP_BY_CUSTOMER: 4}
+OUTCOME_PROGRESS = 5
 
 
 @dataclass(frozen=True)
 class Observation:
-    """The provider's view of one call at one moment."""
+    """A provider's view of one call at one moment, in our terms (the provider's
+    backend translates its own codes into `state` and `final`)."""
 
     source: str
-    action: Optional[int]
-    statuses: tuple[str, ...] = ()
-    edited: Optional[datetime] = None  # aware UTC: when the provider last changed the record; orders observations
+    state: Optional[DialerMessageState]  # None: the provider said nothing we understand
+    final: bool = False
+    edited: Optional[datetime] = None  # aware UTC: when the provider last changed the call; orders observations
     nextcall: Optional[datetime] = None  # aware UTC
     call_id: Optional[str] = None
-    payload: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class StateRules:
-    """The provider's codes in our terms (DAKTELA_STATES_MAPPING, DAKTELA_FINAL_ACTIONS)."""
-
-    states_mapping: Mapping[str, str] = field(default_factory=dict)
-    final_actions: frozenset[int] = frozenset({5})
+    warning: Optional[str] = None  # kept in the history, e.g. an unmapped provider status
+    sender_data: Mapping[str, Any] = field(default_factory=dict)  # merged into extra_sender_data
+    payload: Mapping[str, Any] = field(default_factory=dict)  # the history's copy of what arrived
 
 
 @dataclass(frozen=True)
@@ -97,21 +96,13 @@ def _event(message: DialerMessage, decision: Decision, source: str,
     return event
 
 
-def observed_state(observation: Observation, rules: StateRules) -> tuple[Optional[DialerMessageState], Optional[str]]:
-    """(state, warning): the first status's mapping wins, else the action's state."""
-    action_state = ACTION_STATES.get(observation.action) if observation.action is not None else None
-    if observation.statuses:
-        status = observation.statuses[0]
-        mapped = rules.states_mapping.get(status)
-        if mapped is not None:
-            return DialerMessageState(mapped), None
-        return action_state, f"unmapped Daktela status {status!r}; used the action's state"
-    return action_state, None
+def _canonical(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, default=str)
 
 
-def _rank(is_final: bool, action: Optional[int], state: Optional[DialerMessageState]) -> tuple:
+def _rank(final: bool, state: DialerMessageState, sender_data: Mapping[str, Any]) -> tuple:
     """Orders two different observations with the same `edited`, whatever order they arrive in."""
-    return (is_final, -1 if action is None else action, state.value if state else "")
+    return (final, PROGRESS.get(state, OUTCOME_PROGRESS), state.value, _canonical(sender_data))
 
 
 OUR_FINAL_STATES = frozenset(
@@ -139,19 +130,20 @@ def _reason_to_ignore(message: CallState, observation: Observation, state: Diale
         return ("older than the final answer applied" if final
                 else "older than the last applied observation")
     if observation.edited == last:
-        current = _rank(message.is_final_state, (message.extra_sender_data or {}).get("action"), message.state)
-        return "repeats the last applied observation" if _rank(final, observation.action, state) <= current else None
+        stored = message.extra_sender_data or {}
+        current = _rank(message.is_final_state, message.state,
+                        {key: stored.get(key) for key in observation.sender_data})
+        new = _rank(final, state, observation.sender_data)
+        return "repeats the last applied observation" if new <= current else None
     return None
 
 
-def decide_observation(message: CallState, observation: Observation, rules: StateRules) -> Decision:
+def decide_observation(message: CallState, observation: Observation) -> Decision:
     """What `observation` does to `message`: applied unless the ordering rule (see the
     module's docstring) ignores it. Pure: `message` is not changed."""
-    old = message.state
-    state, warning = observed_state(observation, rules)
+    old, state, final = message.state, observation.state, observation.final
     if state is None:
-        return Decision(False, "the observation has no known action", old, old)
-    final = observation.action in rules.final_actions
+        return Decision(False, "the observation names no state we know", old, old)
     reason = _reason_to_ignore(message, observation, state, final)
     if reason is not None:
         return Decision(False, reason, old, old)
@@ -163,21 +155,14 @@ def decide_observation(message: CallState, observation: Observation, rules: Stat
         "nextcall_at": observation.nextcall if rescheduled else None,
         "number_of_status_check_attempts": 0,
         "error": None,
-        "extra_sender_data": {
-            **(message.extra_sender_data or {}),
-            "action": observation.action,
-            "statuses": list(observation.statuses),
-            "edited": observation.edited.isoformat() if observation.edited else None,
-            "nextcall": observation.nextcall.isoformat() if observation.nextcall else None,
-            "call_id": observation.call_id,
-        },
+        "extra_sender_data": {**(message.extra_sender_data or {}), **observation.sender_data},
     }
-    return Decision(True, warning, old, state, changes)
+    return Decision(True, observation.warning, old, state, changes)
 
 
-def apply_observation(message: DialerMessage, observation: Observation, rules: StateRules) -> DialerMessageEvent:
+def apply_observation(message: DialerMessage, observation: Observation) -> DialerMessageEvent:
     """Apply `observation` to `message` as `decide_observation` says, and record it in its history."""
-    decision = decide_observation(message, observation, rules)
+    decision = decide_observation(message, observation)
     for name, value in decision.changes.items():
         setattr(message, name, value)
     return _event(message, decision, observation.source, observation.payload)

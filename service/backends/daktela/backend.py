@@ -12,10 +12,10 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from config import Config, ConfigError, DaktelaConfig
-from service.backends.base import DialerBackend
+from service.backends.base import LOOKUP_BATCH, DialerBackend
 from service.backends.daktela.client import (
     DaktelaClient,
     DaktelaDuplicateNameError,
@@ -24,19 +24,13 @@ from service.backends.daktela.client import (
     DaktelaTransientError,
 )
 from service.backends.daktela.records import RecordSnapshot, daktela_number, parse_record
+from service.backends.daktela.tracking import DaktelaTracking
 from service.models.message import DialerMessage
-from service.models.state_machine import Observation, StateRules, apply_observation, transition
+from service.models.state_machine import apply_observation, transition
 from service.models.states import DialerMessageState
 from service.models.types import utcnow
 
 logger = logging.getLogger(__name__)
-LIST_PAGE_SIZE = 1000  # Daktela's largest `take`
-LOOKUP_BATCH = 100  # names per `name in […]` request, well inside any URL length limit
-
-
-def _parse_records(data: list) -> list[RecordSnapshot]:
-    """Records that have a name; the others cannot be matched to a message."""
-    return [parse_record(item) for item in data if isinstance(item.get("name"), str)]
 
 
 @dataclass(frozen=True)
@@ -56,8 +50,8 @@ class PublishOutcome:
     problem: Optional[str] = None
 
 
-class DaktelaDialerBackend(DialerBackend):
-    """Publishes dialer messages as Daktela campaign records (API v6)."""
+class DaktelaDialerBackend(DaktelaTracking, DialerBackend):
+    """Publishes dialer messages as Daktela campaign records (API v6), and tracks their calls."""
 
     def __init__(self, config: Config):
         super().__init__(config)
@@ -75,66 +69,6 @@ class DaktelaDialerBackend(DialerBackend):
 
     def record_name(self, message: DialerMessage) -> str:
         return self.record_name_for(message.id)
-
-    def record_name_for(self, message_id: int) -> str:
-        return f"{self.settings.record_name_prefix}{message_id}"
-
-    def message_id_for(self, record_name: str) -> Optional[int]:
-        """The message a record name belongs to; None for records that are not ours."""
-        prefix = self.settings.record_name_prefix
-        if not isinstance(record_name, str) or not record_name.startswith(prefix):
-            return None
-        rest = record_name[len(prefix):]
-        return int(rest) if rest.isdigit() and rest.isascii() and len(rest) < 19 else None
-
-    def observation_of(self, record: RecordSnapshot, source: str) -> Observation:
-        return record.observation(source, self.settings.timezone)
-
-    # -- status checks (used by service.dialer.status_check) -----------------
-    def server_time(self) -> Optional[str]:
-        """Daktela's clock (`_time`), read with the smallest list request."""
-        return self.client.list_records({**self._our_records_filter(), "take": 1}).time
-
-    def changed_records(self, since: str) -> Iterator[tuple[list[RecordSnapshot], Optional[str]]]:
-        """Our records edited at or after `since` (Daktela-local), oldest first, a page at a time."""
-        skip = 0
-        while True:
-            params = {
-                "filter[logic]": "and",
-                "filter[filters][0][field]": "name",
-                "filter[filters][0][operator]": "like",
-                "filter[filters][0][value]": f"{self.settings.record_name_prefix}%",
-                "filter[filters][1][field]": "edited",
-                "filter[filters][1][operator]": "gte",
-                "filter[filters][1][value]": since,
-                "sort[0][field]": "edited", "sort[0][dir]": "asc",
-                "skip": skip, "take": LIST_PAGE_SIZE,
-            }
-            envelope = self.client.list_records(params)
-            records = _parse_records(envelope.result["data"])
-            yield records, envelope.time
-            if len(envelope.result["data"]) < LIST_PAGE_SIZE:
-                return
-            skip += LIST_PAGE_SIZE
-
-    def look_up_records(self, names: Sequence[str]) -> tuple[dict[str, RecordSnapshot], Optional[str]]:
-        """The records with these names (absent ones are missing from the result)."""
-        params: dict[str, Any] = {"filter[field]": "name", "filter[operator]": "in", "take": LIST_PAGE_SIZE}
-        for index, name in enumerate(names):
-            params[f"filter[value][{index}]"] = name
-        envelope = self.client.list_records(params)
-        return {record.name: record for record in _parse_records(envelope.result["data"])}, envelope.time
-
-    def _our_records_filter(self) -> dict[str, str]:
-        return {"filter[field]": "name", "filter[operator]": "like",
-                "filter[value]": f"{self.settings.record_name_prefix}%"}
-
-    def bulk_check_dialer_status(self):
-        """The seed's poll: ask Daktela what happened to the calls in progress."""
-        # Imported here: the dialer service uses backends, not the reverse.
-        from service.dialer.status_check import check_dialer_status
-
-        return check_dialer_status()
 
     def record_request(self, message: DialerMessage) -> RecordRequest:
         name = self.record_name(message)
@@ -182,7 +116,7 @@ class DaktelaDialerBackend(DialerBackend):
         """Daktela refused the record, but an earlier attempt may have created it: a refusal is
         final only once Daktela says it holds no record of that name."""
         try:
-            records, _ = self.look_up_records([name])
+            records = self.look_up_records([name])
         except DaktelaError as exc:
             return PublishOutcome(error=DaktelaTransientError(
                 f"{refusal} Whether an earlier attempt created the record could not be checked: {exc}"))
@@ -196,7 +130,7 @@ class DaktelaDialerBackend(DialerBackend):
         for start in range(0, len(messages), LOOKUP_BATCH):
             batch = {self.record_name(m): m for m in messages[start:start + LOOKUP_BATCH]}
             try:
-                records, _ = self.look_up_records(list(batch))
+                records = self.look_up_records(list(batch))
             except DaktelaError as exc:
                 logger.warning("could not look %d records up: %s", len(batch), exc)
                 found.update((message.id, None) for message in batch.values())
@@ -207,21 +141,16 @@ class DaktelaDialerBackend(DialerBackend):
                 found[message.id] = name in records
         return found
 
-    @property
-    def state_rules(self) -> StateRules:
-        return StateRules(self.settings.states_mapping, self.settings.final_actions)
-
     def record_outcome(self, message: DialerMessage, outcome: PublishOutcome) -> None:
         now = utcnow()
         if outcome.record is not None:
             record = outcome.record
             message.sent_at = message.sent_at or now
             message.extra_sender_data = {**(message.extra_sender_data or {}), "record_name": record.name}
-            observation = record.observation("publish", self.settings.timezone)
-            if observation.action is None:
+            if record.action is None:
                 # Created, but Daktela did not say how it stands: the poller will.
-                observation = replace(observation, action=1)
-            apply_observation(message, observation, self.state_rules)
+                record = replace(record, action=1)
+            apply_observation(message, self.observation_of(record, "publish"))
             return
         error = outcome.error
         if outcome.problem is not None or (error is not None and not error.transient

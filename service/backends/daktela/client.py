@@ -17,12 +17,14 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 
+from service.backends.base import ProviderError
+
 RECORDS_PATH = "/api/v6/campaignsRecords"
 MAX_RETRY_AFTER_SECONDS = 3600.0
 _DUPLICATE_WORDS = ("exist", "unique", "duplicate", "already", "taken", "used")
 
 
-class DaktelaError(Exception):
+class DaktelaError(ProviderError):
     """A failed call; `str()` is safe to store and show."""
 
     transient = True

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
+from service.backends.daktela.states import StateRules, daktela_observation
 from service.models.state_machine import Observation
 from service.models.types import utcnow
 
@@ -64,14 +65,15 @@ class RecordSnapshot:
     nextcall: Optional[str]
     call_id: Optional[str]
 
-    def observation(self, source: str, zone: str, received_at: Optional[datetime] = None) -> Observation:
+    def observation(self, source: str, zone: str, rules: StateRules,
+                    received_at: Optional[datetime] = None) -> Observation:
         """This record as an observation for the state machine; times read in `zone`,
         the record having been read at `received_at` (now)."""
-        return Observation(
-            source=source, action=self.action, statuses=self.statuses,
+        return daktela_observation(
+            source, self.action, self.statuses,
             edited=daktela_local_to_utc(parse_daktela_time(self.edited), zone, received_at=received_at or utcnow()),
             nextcall=daktela_local_to_utc(parse_daktela_time(self.nextcall), zone),
-            call_id=self.call_id, payload=self.as_sender_data(),
+            call_id=self.call_id, payload=self.as_sender_data(), rules=rules,
         )
 
     def as_sender_data(self) -> dict[str, Any]:

@@ -1,17 +1,18 @@
-"""The fallback poller (`bulk_check_dialer_status`): every message reaches a final state.
+"""The fallback poller: every tracked message reaches a final state.
 
-One run, under a lock so that two workers never run it at once:
+One run, under a lock so that two workers never run it at once, through the
+backend's tracking interface (`service.backends.base`), knowing no provider:
 
 1. expire messages still not final DIALER_IDLE_MESSAGES_TIMEOUT_MINUTES after sending;
-2. follow Daktela's change feed: our records edited since the watermark (Daktela's
-   own `_time` at the previous run, minus an overlap), 1,000 a page, applied page
-   by page. Its cost grows with what changed, not with what is pending;
-3. look up, in `name in […]` batches, the messages that need a direct look
-   (a webhook hint Daktela could not answer, or all pending ones on the first run);
+2. follow the provider's change feed since the watermark (the provider's own
+   clock at the previous run), a page at a time. Its cost grows with what
+   changed, not with what is pending;
+3. look up, in batches of names, the messages that need a direct look
+   (a webhook hint the provider could not answer, or all pending ones on the first run);
 4. account for due messages: a successful run resets their failed-check count,
    a failed one counts it, and too many failures end in ERROR_UPDATE.
 
-No database transaction is open while Daktela is asked anything.
+No database transaction is open while the provider is asked anything.
 """
 from __future__ import annotations
 
@@ -23,14 +24,12 @@ from typing import Iterable, Optional
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import noload
 
-from service.backends.daktela.backend import DaktelaDialerBackend
-from service.backends.daktela.client import DaktelaError
-from service.backends.daktela.records import DAKTELA_TIME_FORMAT, RecordSnapshot, parse_daktela_time
-from service.dialer.locks import exclusive_run, select_for_update
+from service.backends.base import LOOKUP_BATCH, DialerBackend, ProviderError, ProviderRecord
 from service.dialer.publishing import PUBLISHABLE_STATES
 from service.dialer.runtime import current_backend, dialer_config
 from service.errors import BackendNotSupportedError, exception_origin
 from service.extensions import db, end_transaction
+from service.infrastructure.locks import exclusive_run, select_for_update
 from service.models.message import DialerMessage, DialerPollState
 from service.models.state_machine import apply_observation, transition
 from service.models.states import DialerMessageState
@@ -38,9 +37,9 @@ from service.models.types import utcnow
 
 logger = logging.getLogger(__name__)
 
+# The row's name predates other providers; it holds the configured backend's watermark.
 WATERMARK = "daktela_watermark"
 ROW_BATCH = 500
-LOOKUP_BATCH = 100  # names per `name in […]` request, well inside any URL length limit
 MAX_LOOKUPS_PER_RUN = 10_000
 
 
@@ -61,7 +60,7 @@ class CheckReport:
     def __str__(self) -> str:
         if self.skipped:
             return "another worker is checking message states; skipped"
-        text = (f"checked: {self.requests} Daktela requests, {self.records_seen} records seen, "
+        text = (f"checked: {self.requests} provider requests, {self.records_seen} records seen, "
                 f"{self.applied} changes applied, {self.ignored} observations ignored, "
                 f"{self.expired} expired, {self.failed_checks} failed checks")
         return text + "".join(f"\n  error: {error}" for error in self.errors)
@@ -102,8 +101,9 @@ def _lock_messages(ids: Iterable[int]) -> list[DialerMessage]:
     )
 
 
-def apply_records(backend, records: Iterable[RecordSnapshot], source: str, report: CheckReport) -> None:
-    """Apply Daktela records to the messages they belong to, in one short transaction."""
+def apply_records(backend: DialerBackend, records: Iterable[ProviderRecord], source: str,
+                  report: CheckReport) -> None:
+    """Apply provider records to the messages they belong to, in one short transaction."""
     now = utcnow()
     by_id = {}
     for record in records:
@@ -114,11 +114,10 @@ def apply_records(backend, records: Iterable[RecordSnapshot], source: str, repor
     if not by_id:
         return
     interval = timedelta(seconds=dialer_config().status.interval_seconds)
-    rules = backend.state_rules
     failed = []
     for message in _lock_messages(by_id):
         try:
-            event = apply_observation(message, backend.observation_of(by_id[message.id], source), rules)
+            event = apply_observation(message, backend.observation_of(by_id[message.id], source))
         except Exception as exc:  # one bad record never stops the others
             logger.warning("record of message %s not applied: %s", message.id, exception_origin(exc))
             failed.append(message.id)
@@ -126,7 +125,7 @@ def apply_records(backend, records: Iterable[RecordSnapshot], source: str, repor
         message.needs_status_lookup = False
         message.next_check_at = now + interval
         if not message.is_final_state:
-            # Daktela answered for this message: a successful check.
+            # The provider answered for this message: a successful check.
             message.number_of_status_check_attempts = 0
             message.error = None
         if event.applied:
@@ -135,17 +134,17 @@ def apply_records(backend, records: Iterable[RecordSnapshot], source: str, repor
             report.ignored += 1
     db.session.commit()
     if failed:
-        _count_failed_checks(failed, "Daktela's record could not be read.", report)
+        _count_failed_checks(failed, "The provider's record could not be read.", report)
 
 
-def expire_idle_messages(report: CheckReport) -> None:
+def expire_idle_messages(backend: DialerBackend, report: CheckReport) -> None:
     now = utcnow()
     minutes = dialer_config().status.idle_timeout_minutes
     idle = and_(_tracked(), DialerMessage.sent_at <= now - timedelta(minutes=minutes))
     for ids in _batches_of_ids(idle):
         for message in _lock_messages(ids):
             transition(message, DialerMessageState.EXPIRED, source="poll", final=True,
-                       error=f"No final answer from Daktela within {minutes} minutes of sending.")
+                       error=f"No final answer from {backend.provider_name} within {minutes} minutes of sending.")
             report.expired += 1
         db.session.commit()
 
@@ -165,23 +164,15 @@ def _save_watermark(value: str) -> None:
     db.session.commit()
 
 
-def _since(watermark: str) -> str:
-    parsed = parse_daktela_time(watermark)
-    if parsed is None:
-        return watermark
-    overlap = timedelta(seconds=dialer_config().daktela.poll_overlap_seconds)
-    return (parsed - overlap).strftime(DAKTELA_TIME_FORMAT)
-
-
-def follow_changes(backend, report: CheckReport) -> bool:
-    """Apply what changed since the last run; False when Daktela could not be read."""
+def follow_changes(backend: DialerBackend, report: CheckReport) -> bool:
+    """Apply what changed since the last run; False when the provider could not be read."""
     try:
         watermark = _watermark()
         if watermark is None:
-            # First run: nothing to follow yet. Take Daktela's clock now, and look
+            # First run: nothing to follow yet. Take the provider's clock now, and look
             # every pending message up directly; from now on the feed covers them.
             report.requests += 1
-            server_time = backend.server_time()
+            server_time = backend.tracking_clock()
             db.session.execute(update(DialerMessage).where(_tracked()).values(needs_status_lookup=True)
                                .execution_options(synchronize_session=False))
             db.session.commit()
@@ -189,11 +180,11 @@ def follow_changes(backend, report: CheckReport) -> bool:
                 _save_watermark(server_time)
             return True
         first_time = None
-        for records, server_time in backend.changed_records(_since(watermark)):
+        for records, server_time in backend.changed_records(watermark):
             report.requests += 1
             first_time = first_time or server_time
             apply_records(backend, records, "poll", report)
-    except DaktelaError as exc:
+    except ProviderError as exc:
         db.session.rollback()
         report.errors.append(str(exc))
         return False
@@ -202,7 +193,7 @@ def follow_changes(backend, report: CheckReport) -> bool:
     return True
 
 
-def look_up_flagged(backend, report: CheckReport) -> bool:
+def look_up_flagged(backend: DialerBackend, report: CheckReport) -> bool:
     """Direct looks for messages that need one, oldest first, in bounded batches."""
     now = utcnow()
     flagged = and_(_tracked(), DialerMessage.needs_status_lookup.is_(True),
@@ -213,8 +204,8 @@ def look_up_flagged(backend, report: CheckReport) -> bool:
         names = {backend.record_name_for(message_id): message_id for message_id in ids}
         try:
             report.requests += 1
-            records, _ = backend.look_up_records(list(names))
-        except DaktelaError as exc:
+            records = backend.look_up_records(list(names))
+        except ProviderError as exc:
             report.errors.append(str(exc))
             _count_failed_checks(ids, str(exc), report)
             return False
@@ -227,13 +218,13 @@ def look_up_flagged(backend, report: CheckReport) -> bool:
     return True
 
 
-def record_missing(backend, ids: list[int], report: CheckReport) -> None:
-    """Daktela answered and holds no record for these tracked messages: ERROR_UPDATE, final."""
+def record_missing(backend: DialerBackend, ids: list[int], report: CheckReport) -> None:
+    """The provider answered and holds no record for these tracked messages: ERROR_UPDATE, final."""
     if not ids:
         return
     for message in _lock_messages(ids):
         transition(message, DialerMessageState.ERROR_UPDATE, source="lookup", final=True,
-                   error=f"Daktela has no record named {backend.record_name(message)} (404).")
+                   error=f"{backend.provider_name} has no record named {backend.record_name_for(message.id)} (404).")
         report.failed_checks += 1
     db.session.commit()
 
@@ -286,7 +277,7 @@ def account_for_due_messages(run_ok: bool, last_error: str, report: CheckReport)
 def check_dialer_status() -> CheckReport:
     """One poller run (the worker runs it every DIALER_CHECK_STATUS_INTERVAL_SECONDS)."""
     backend = current_backend()
-    if not isinstance(backend, DaktelaDialerBackend):
+    if not backend.can_track():
         raise BackendNotSupportedError(
             f"The dialer backend {backend.dotted_path()} cannot check message states."
         )
@@ -295,7 +286,7 @@ def check_dialer_status() -> CheckReport:
         if not acquired:
             report.skipped = True
             return report
-        expire_idle_messages(report)
+        expire_idle_messages(backend, report)
         feed_ok = follow_changes(backend, report)
         lookups_ok = look_up_flagged(backend, report)
         account_for_due_messages(feed_ok and lookups_ok, report.errors[-1] if report.errors else "", report)

@@ -23,12 +23,12 @@ from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import OperationalError
 
-from service.dialer.group_commit import GroupCommit
-from service.dialer.locks import lock_rows
-from service.dialer.runtime import current_backend, dialer_config
+from service.dialer.runtime import dialer_config
 from service.extensions import db
+from service.infrastructure.group_commit import GroupCommit
+from service.infrastructure.locks import lock_rows
 from service.models.message import DialerMessage, DialerMessageEvent
-from service.models.state_machine import Observation, StateRules, decide_observation
+from service.models.state_machine import Observation, decide_observation
 from service.models.states import DialerMessageState
 from service.models.types import utcnow
 
@@ -108,9 +108,8 @@ def apply_webhook(pending: PendingWebhook) -> WebhookResult:
 
 def apply_webhooks(group: list[PendingWebhook]) -> list[Union[WebhookResult, Exception]]:
     """Apply `group` in one transaction; if that fails, each in a transaction of its own."""
-    rules = current_backend().state_rules
     try:
-        return _apply_together(group, rules)
+        return _apply_together(group)
     except Exception as exc:  # noqa: BLE001 - retried alone, a bad webhook fails only itself
         if len(group) == 1 or not _worth_retrying_alone(exc):
             raise
@@ -119,7 +118,7 @@ def apply_webhooks(group: list[PendingWebhook]) -> list[Union[WebhookResult, Exc
     outcomes: list[Union[WebhookResult, Exception]] = []
     for pending in group:
         try:
-            outcomes.extend(_apply_together([pending], rules))
+            outcomes.extend(_apply_together([pending]))
         except Exception as exc:  # noqa: BLE001 - raised to this webhook's caller alone
             outcomes.append(exc)
     return outcomes
@@ -134,7 +133,7 @@ def _worth_retrying_alone(exc: Exception) -> bool:
     return True
 
 
-def _apply_together(group: list[PendingWebhook], rules: StateRules) -> list[WebhookResult]:
+def _apply_together(group: list[PendingWebhook]) -> list[WebhookResult]:
     now = utcnow()
     with db.engine.begin() as connection:
         ids = sorted({pending.message_id for pending in group})
@@ -142,7 +141,7 @@ def _apply_together(group: list[PendingWebhook], rules: StateRules) -> list[Webh
         results, events, touched = [], [], {}
         for pending in group:
             row = rows.get(pending.message_id)
-            result, event = _apply_one(row, pending, rules, now)
+            result, event = _apply_one(row, pending, now)
             results.append(result)
             if row is not None:
                 touched[row.id] = row
@@ -160,7 +159,7 @@ def _one_or_many(parameters: list[dict]) -> Union[dict, list[dict]]:
     return parameters[0] if len(parameters) == 1 else parameters
 
 
-def _apply_one(row: Optional[_MessageRow], pending: PendingWebhook, rules: StateRules,
+def _apply_one(row: Optional[_MessageRow], pending: PendingWebhook,
                now: datetime) -> tuple[WebhookResult, Optional[dict[str, Any]]]:
     if row is None:
         logger.info("webhook for record %s, which is not one of our messages", pending.name[:100])
@@ -178,7 +177,7 @@ def _apply_one(row: Optional[_MessageRow], pending: PendingWebhook, rules: State
             return WebhookResult(200, "ignored", row.id, row.state.value), None
         return WebhookResult(200, "to fetch", row.id, row.state.value, needs_fetch=True), None
     # The state machine records it, and ignores it if the message is final.
-    decision = decide_observation(row, observation, rules)
+    decision = decide_observation(row, observation)
     for name, value in decision.changes.items():
         setattr(row, name, value)
     if decision.applied:

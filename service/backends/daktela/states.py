@@ -1,0 +1,67 @@
+"""Daktela's codes in our terms: the action table, DAKTELA_STATES_MAPPING and the final actions.
+
+Everything the state machine needs from Daktela is decided here, so that it
+receives provider-neutral observations (a target state, final or not).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping, Optional, Sequence
+
+from service.models.state_machine import Observation
+from service.models.states import DialerMessageState
+
+ACTION_STATES = {
+    0: DialerMessageState.NOT_ASSIGNED,
+    1: DialerMessageState.READY,
+    2: DialerMessageState.RESCHEDULED_BY_DIALER,
+    3: DialerMessageState.CALL_IN_PROGRESS,
+    4: DialerMessageState.HANGUP,
+    5: DialerMessageState.DONE,
+    6: DialerMessageState.RESCHEDULED,
+}
+
+
+@dataclass(frozen=True)
+class StateRules:
+    """DAKTELA_STATES_MAPPING (status name -> our state) and DAKTELA_FINAL_ACTIONS."""
+
+    states_mapping: Mapping[str, str] = field(default_factory=dict)
+    final_actions: frozenset[int] = frozenset({5})
+
+
+DEFAULT_RULES = StateRules()
+
+
+def observed_state(action: Optional[int], statuses: Sequence[str],
+                   rules: StateRules) -> tuple[Optional[DialerMessageState], Optional[str]]:
+    """(state, warning): the first status's mapping wins, else the action's state."""
+    action_state = ACTION_STATES.get(action) if action is not None else None
+    if statuses:
+        mapped = rules.states_mapping.get(statuses[0])
+        if mapped is not None:
+            return DialerMessageState(mapped), None
+        return action_state, f"unmapped Daktela status {statuses[0]!r}; used the action's state"
+    return action_state, None
+
+
+def daktela_observation(source: str, action: Optional[int], statuses: Sequence[str] = (),
+                        edited: Optional[datetime] = None, nextcall: Optional[datetime] = None,
+                        call_id: Optional[str] = None, payload: Optional[Mapping[str, Any]] = None,
+                        rules: Optional[StateRules] = None) -> Observation:
+    """What a Daktela record says, as the state machine's observation (times aware UTC)."""
+    rules = rules or DEFAULT_RULES
+    state, warning = observed_state(action, tuple(statuses), rules)
+    return Observation(
+        source=source, state=state, final=state is not None and action in rules.final_actions,
+        edited=edited, nextcall=nextcall, call_id=call_id, warning=warning,
+        sender_data={
+            "action": action,
+            "statuses": list(statuses),
+            "edited": edited.isoformat() if edited else None,
+            "nextcall": nextcall.isoformat() if nextcall else None,
+            "call_id": call_id,
+        },
+        payload=dict(payload or {}),
+    )

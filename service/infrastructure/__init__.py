@@ -1,0 +1,1 @@
+"""Building blocks that know nothing of dialing: row locks, group commit, cursor pagination."""
