@@ -42,21 +42,21 @@ def states(ids):
     return [found[i] for i in ids]
 
 
-def test_first_run_looks_everything_up_then_the_feed_costs_what_changed(app, simulator):
+def test_first_run_follows_the_feed_from_the_oldest_sending_then_the_feed_costs_what_changed(app, simulator):
     sim = simulator.simulator
     with app.app_context():
         ids = publish(450)
         requests_before = sim.stats["requests"]
         first = check_dialer_status()
-        assert first.requests == 1 + 5  # Daktela's clock, then 450 look-ups in batches of 100
+        assert first.requests == 1  # one feed page from the oldest pending message's sending
         assert sim.stats["requests"] - requests_before == first.requests
-        assert first.applied == 0 and first.ignored == 450
+        assert first.records_seen == 450 and first.unchanged == 450 and first.applied == first.ignored == 0
         changed = ids[::10]
         for message_id in changed:
             sim.play_call(f"test_{message_id}", action=5, statuses=["statuses_declined"])
         second = check_dialer_status()
-        assert second.requests == 1  # one feed page: 45 changed records
-        assert second.applied == 45
+        assert second.requests == 1  # one feed page: the 45 changed records (and those in the overlap)
+        assert second.applied == 45 and second.ignored == 0 and second.unchanged == second.records_seen - 45
         finished = states(ids)
         assert {m.id for m in finished if m.is_final_state} == set(changed)
         assert {m.state for m in finished if m.is_final_state} == {S.DECLINED}
@@ -102,15 +102,18 @@ def test_failed_checks_count_without_touching_the_state_then_end_in_error_update
     assert message.error.startswith("5 status checks failed; the last: Daktela answered 200 with an unreadable body")
 
 
-def test_a_record_daktela_does_not_have_is_error_update_at_once(app, simulator):
+def test_a_record_daktela_does_not_have_is_error_update_once_looked_up(app, simulator):
     with app.app_context():
         gone, kept = publish(2)
         simulator.simulator.delete(f"test_{gone}")
-        check_dialer_status()
+        # A webhook hint Daktela could not answer at the time queued both for a direct look.
+        make_due(needs_status_lookup=True)
+        report = check_dialer_status()
         lost, fine = states([gone, kept])
     assert lost.state == S.ERROR_UPDATE and lost.is_final_state
     assert lost.error == f"Daktela has no record named test_{gone} (404)."
-    assert fine.state == S.READY and not fine.is_final_state
+    assert fine.state == S.READY and not fine.is_final_state and fine.needs_status_lookup is False
+    assert report.requests == 2  # the feed, then one look-up of both names
 
 
 def test_messages_without_a_final_answer_expire(app, simulator):

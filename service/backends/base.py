@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Optional, Pr
 from service.errors import BackendNotSupportedError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from config import Config
     from service.models.message import DialerMessage
     from service.models.state_machine import Observation
@@ -113,6 +115,11 @@ class DialerBackend:
 
     def tracking_clock(self) -> Optional[str]:
         """The provider's clock now, as a watermark for `changed_records` (first poll)."""
+        raise NotImplementedError
+
+    def watermark_at(self, moment: "datetime") -> str:
+        """A watermark for `changed_records` at `moment` (aware): the first poll follows the
+        feed from the oldest pending message's sending."""
         raise NotImplementedError
 
     def changed_records(self, watermark: str) -> Iterator[Page]:

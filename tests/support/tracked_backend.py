@@ -80,6 +80,9 @@ class AcmeBackend(DialerBackend):
         PROVIDER.ask()
         return PROVIDER.now.isoformat()
 
+    def watermark_at(self, moment: datetime) -> str:
+        return moment.isoformat()
+
     def changed_records(self, watermark: str) -> Iterator[tuple[list[AcmeCall], Optional[str]]]:
         PROVIDER.ask()
         since = datetime.fromisoformat(watermark)

@@ -7,8 +7,9 @@ instead of missing a change made in the same second as the last read.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Iterator, Mapping, Optional, Sequence
+from zoneinfo import ZoneInfo
 
 from config import DaktelaConfig
 from service.backends.daktela.client import DaktelaClient
@@ -53,6 +54,10 @@ class DaktelaTracking:
     def tracking_clock(self) -> Optional[str]:
         """Daktela's clock (`_time`), read with the smallest list request."""
         return self.client.list_records({**self._our_records_filter(), "take": 1}).time
+
+    def watermark_at(self, moment: datetime) -> str:
+        """`moment` as Daktela writes times: its instance's local time, no zone."""
+        return moment.astimezone(ZoneInfo(self.settings.timezone)).strftime(DAKTELA_TIME_FORMAT)
 
     def changed_records(self, watermark: str) -> Iterator[tuple[list[RecordSnapshot], Optional[str]]]:
         """Our records edited since `watermark` minus the overlap, oldest first, a page at a time."""

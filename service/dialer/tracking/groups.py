@@ -8,7 +8,8 @@ share one (group commit, see `group_commit`): their messages are locked in id
 order, every observation goes through the state machine's
 `decide_observation` in arrival order (several for one message included), and
 the changed messages and their history are written with one batched UPDATE
-and one batched INSERT before a single commit. If the group's transaction
+and one batched INSERT before a single commit (the path in `rows`, which the
+poller shares). If the group's transaction
 fails, each webhook is retried in a transaction of its own, so one bad webhook
 fails only itself.
 """
@@ -20,22 +21,17 @@ from datetime import datetime
 from typing import Any, Optional, Union
 
 from flask import current_app
-from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from service.dialer.runtime import dialer_config
+from service.dialer.tracking.rows import MessageRow, lock_messages, write
 from service.extensions import db
 from service.infrastructure.group_commit import GroupCommit
-from service.infrastructure.locks import lock_rows
-from service.models.message import DialerMessage, DialerMessageEvent
-from service.models.state_machine import Observation, decide_observation
-from service.models.states import DialerMessageState
+from service.models.state_machine import Observation
 from service.models.types import utcnow
 
 logger = logging.getLogger(__name__)
 GROUP_KEY = "dialer.webhook_observations"
-MESSAGES = DialerMessage.__table__
-EVENTS = DialerMessageEvent.__table__
 
 
 @dataclass(frozen=True)
@@ -62,39 +58,6 @@ class PendingWebhook:
     message_id: int
     name: str
     observation: Optional[Observation]
-
-
-@dataclass
-class _MessageRow:
-    """The columns a webhook reads and writes, as the state machine's CallState."""
-
-    id: int
-    sent_at: Optional[datetime]
-    changed_at: datetime
-    state: Optional[DialerMessageState]
-    is_final_state: bool
-    last_edited: Optional[datetime]
-    extra_sender_data: Optional[dict[str, Any]]
-    nextcall_at: Optional[datetime]
-    number_of_status_check_attempts: int
-    error: Optional[str]
-    last_webhook_at: Optional[datetime]
-    needs_status_lookup: bool
-
-    def update_parameters(self) -> dict[str, Any]:
-        values = {name: getattr(self, name) for name in _WRITTEN}
-        values["row_id"] = self.id
-        return values
-
-
-_READ = tuple(_MessageRow.__dataclass_fields__)
-_WRITTEN = tuple(name for name in _READ if name not in ("id", "sent_at"))
-# Built once: a statement built per call costs more to look up in the cache than to run.
-_LOCK = (select(*(MESSAGES.c[name] for name in _READ))
-         .where(MESSAGES.c.id.in_(bindparam("ids", expanding=True))).order_by(MESSAGES.c.id)
-         .with_for_update())
-_UPDATE = update(MESSAGES).where(MESSAGES.c.id == bindparam("row_id"))
-_INSERT = insert(EVENTS)
 
 
 def apply_webhook(pending: PendingWebhook) -> WebhookResult:
@@ -136,8 +99,7 @@ def _worth_retrying_alone(exc: Exception) -> bool:
 def _apply_together(group: list[PendingWebhook]) -> list[WebhookResult]:
     now = utcnow()
     with db.engine.begin() as connection:
-        ids = sorted({pending.message_id for pending in group})
-        rows = {row.id: _MessageRow(*row) for row in lock_rows(connection, _LOCK, {"ids": ids})}
+        rows = lock_messages(connection, (pending.message_id for pending in group))
         results, events, touched = [], [], {}
         for pending in group:
             row = rows.get(pending.message_id)
@@ -147,19 +109,11 @@ def _apply_together(group: list[PendingWebhook]) -> list[WebhookResult]:
                 touched[row.id] = row
             if event is not None:
                 events.append(event)
-        if touched:
-            connection.execute(_UPDATE, _one_or_many([row.update_parameters() for row in touched.values()]))
-        if events:
-            connection.execute(_INSERT, _one_or_many(events))
+        write(connection, touched.values(), events)
     return results
 
 
-def _one_or_many(parameters: list[dict]) -> Union[dict, list[dict]]:
-    # A single row as one statement: executemany's batching costs a round trip of its own.
-    return parameters[0] if len(parameters) == 1 else parameters
-
-
-def _apply_one(row: Optional[_MessageRow], pending: PendingWebhook,
+def _apply_one(row: Optional[MessageRow], pending: PendingWebhook,
                now: datetime) -> tuple[WebhookResult, Optional[dict[str, Any]]]:
     if row is None:
         logger.info("webhook for record %s, which is not one of our messages", pending.name[:100])
@@ -177,12 +131,5 @@ def _apply_one(row: Optional[_MessageRow], pending: PendingWebhook,
             return WebhookResult(200, "ignored", row.id, row.state.value), None
         return WebhookResult(200, "to fetch", row.id, row.state.value, needs_fetch=True), None
     # The state machine records it, and ignores it if the message is final.
-    decision = decide_observation(row, observation)
-    for name, value in decision.changes.items():
-        setattr(row, name, value)
-    if decision.applied:
-        # Only then: a repeat or an ignored observation leaves the message as the API showed it.
-        row.changed_at = now
-    event = {"dialer_message_id": row.id, "created_at": now,
-             **decision.event_fields(observation.source, observation.payload)}
+    decision, event = row.apply(observation, now)
     return WebhookResult(200, "applied" if decision.applied else "ignored", row.id, row.state.value), event

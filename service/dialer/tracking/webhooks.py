@@ -15,8 +15,9 @@ from sqlalchemy.orm import noload
 
 from service.backends.base import DialerBackend, ProviderError
 from service.dialer.runtime import current_backend
+from service.dialer.tracking.accounting import CheckReport, record_missing
+from service.dialer.tracking.apply import apply_records
 from service.dialer.tracking.groups import PendingWebhook, WebhookResult, apply_webhook
-from service.dialer.tracking.poll import CheckReport, apply_records, record_missing
 from service.extensions import db
 from service.infrastructure.locks import select_for_update
 from service.models.message import DialerMessage

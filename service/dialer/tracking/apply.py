@@ -1,0 +1,92 @@
+"""Provider records applied to their messages: the poller's path, and a fetched webhook hint's.
+
+Most records a feed page returns carry nothing new (the overlap re-reads
+what the previous run saw). Those are told apart with one unlocked read of
+the messages' ordering state and skipped before anything is locked or
+written; what is left goes through the one lock-and-apply path (`rows`),
+as webhooks do: locks in id order, one batched UPDATE, one batched INSERT.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from sqlalchemy import update
+
+from service.backends.base import DialerBackend, ProviderRecord
+from service.dialer.publishing import PUBLISHABLE_STATES
+from service.dialer.runtime import dialer_config
+from service.dialer.tracking.accounting import CheckReport, count_failed_checks
+from service.dialer.tracking.rows import MESSAGES, lock_messages, snapshots, write
+from service.errors import exception_origin
+from service.extensions import db
+from service.models.state_machine import Observation, decide_observation
+from service.models.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+def apply_records(backend: DialerBackend, records: Iterable[ProviderRecord], source: str,
+                  report: CheckReport) -> None:
+    """Apply provider records to the messages they belong to; unchanged ones cost one read."""
+    observed: dict[int, Observation] = {}
+    failed = []
+    for record in records:
+        report.records_seen += 1
+        message_id = backend.message_id_for(record.name)
+        if message_id is None:
+            continue
+        try:
+            observed[message_id] = backend.observation_of(record, source)
+        except Exception as exc:  # one bad record never stops the others
+            logger.warning("record of message %s not applied: %s", message_id, exception_origin(exc))
+            failed.append(message_id)
+    news = _news(observed)
+    report.unchanged += len(observed) - len(news)
+    if news:
+        _apply(news, utcnow(), report)
+    if source != "poll":
+        # Looked up on purpose: the look was made, whatever it found.
+        _clear_lookup_flags(set(observed) - set(news))
+    if failed:
+        count_failed_checks(failed, "The provider's record could not be read.", report)
+
+
+def _news(observed: dict[int, Observation]) -> dict[int, Observation]:
+    """The observations the state machine would apply to the messages as they stand now.
+    Without a lock: a message only moves on, so what is not news now will not be later."""
+    if not observed:
+        return {}
+    with db.engine.connect() as connection:
+        current = snapshots(connection, observed)
+    return {message_id: observation for message_id, observation in observed.items()
+            if message_id in current and decide_observation(current[message_id], observation).applied}
+
+
+def _apply(news: dict[int, Observation], now: datetime, report: CheckReport) -> None:
+    next_check = now + timedelta(seconds=dialer_config().status.interval_seconds)
+    with db.engine.begin() as connection:
+        rows = lock_messages(connection, news)
+        touched, events = [], []
+        for message_id, observation in news.items():
+            row = rows.get(message_id)
+            if row is None or row.sent_at is None or row.state in PUBLISHABLE_STATES:
+                continue  # still being published: publishing will learn the record's state
+            decision, event = row.apply(observation, now)
+            row.needs_status_lookup = False
+            row.next_check_at = next_check
+            touched.append(row)
+            events.append(event)
+            if decision.applied:
+                report.applied += 1
+            else:
+                report.ignored += 1
+        write(connection, touched, events)
+
+
+def _clear_lookup_flags(ids: set[int]) -> None:
+    if ids:
+        with db.engine.begin() as connection:
+            connection.execute(update(MESSAGES).where(MESSAGES.c.id.in_(ids), MESSAGES.c.needs_status_lookup)
+                               .values(needs_status_lookup=False))
