@@ -81,6 +81,8 @@ class ShapeMemo:
             depth = max(depth, child_depth + 1)
             if size > self._max_size:
                 raise TooLarge()
+        if depth > self._max_depth:
+            raise TooDeep()
         if len(self._known) < _MEMO_ENTRIES:
             self._known[id(value)] = (value, size, depth)
         return size, depth
