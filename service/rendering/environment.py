@@ -36,7 +36,6 @@ from service.rendering.operations import (
 )
 from service.rendering.sizes import text_size
 
-
 # Jinja2 allows no custom node types; this node (which template text cannot
 # produce) compiles to one counted loop pass that evaluates to True.
 _COUNT_ITERATION = "count_iteration"
