@@ -318,6 +318,8 @@ class Config:
             "OPENAPI_JSON_PATH": "openapi.json",
             "OPENAPI_SWAGGER_UI_PATH": "docs",
             "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",  # service/api/docs_assets.py
+            # No badge from validator.swagger.io: the page loads nothing from elsewhere.
+            "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
         }
         return settings
 

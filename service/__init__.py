@@ -15,6 +15,7 @@ from service.dialer.runtime import init_dialer
 from service.errors import register_error_handlers
 from service.extensions import api, db, migrate
 from service.request_ids import init_request_ids, install_log_record_factory
+from service.security_headers import init_security_headers
 
 
 def create_app(config: Optional[Config] = None) -> Flask:
@@ -24,6 +25,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
     configure_logging(config)
     register_extensions(app)
     init_request_ids(app)
+    init_security_headers(app)
     init_dialer(app, config)
     register_blueprints(app)
     register_error_handlers(app)
