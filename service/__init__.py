@@ -14,6 +14,7 @@ from service.cli import register_cli
 from service.dialer.runtime import init_dialer
 from service.errors import register_error_handlers
 from service.extensions import api, db, migrate
+from service.log_masking import install_secret_masking
 from service.request_ids import init_request_ids, install_log_record_factory
 from service.security_headers import init_security_headers
 
@@ -34,6 +35,8 @@ def create_app(config: Optional[Config] = None) -> Flask:
 
 
 def configure_logging(config: Config) -> None:
+    # Masking first: the request-id factory then stays the one on top.
+    install_secret_masking()
     install_log_record_factory()
     logging.basicConfig(
         level=config.log_level,
