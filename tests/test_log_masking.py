@@ -2,6 +2,7 @@
 URL by mistake) never reach a log line the service writes."""
 import logging
 import threading
+import time
 
 import pytest
 import requests
@@ -54,6 +55,9 @@ def test_gunicorns_access_log_masks_query_secrets(gunicorn_access_log, web_proce
     assert requests.post(f"{base_url}/webhooks/daktela?token={WEBHOOK_SECRET}", json={"name": "x_1"},
                          timeout=5).status_code == 202
     assert requests.get(f"{base_url}/api/v1/messages?api_key={API_KEY}", timeout=5).status_code == 401
-    text = log.read_text()
-    assert "/webhooks/daktela?token=***" in text and "/api/v1/messages?api_key=***" in text, text
+    # gunicorn writes the access line after the answer is sent: wait for it.
+    deadline = time.monotonic() + 10
+    while not ("/webhooks/daktela?token=***" in (text := log.read_text()) and "/api/v1/messages?api_key=***" in text):
+        assert time.monotonic() < deadline, text
+        time.sleep(0.05)
     assert WEBHOOK_SECRET not in text and API_KEY not in text
