@@ -48,10 +48,14 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_directory(), compare_type=True, render_as_batch=True)
     api.init_app(app, spec_kwargs={"security": [{"bearerAuth": []}]})
-    if "bearerAuth" not in api.spec.components.security_schemes:
-        api.spec.components.security_scheme(
-            "bearerAuth", {"type": "http", "scheme": "bearer", "description": "DIALER_API_KEYS"}
-        )
+    schemes = {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "description": "DIALER_API_KEYS"},
+        "webhookSecret": {"type": "apiKey", "in": "header", "name": "X-Webhook-Secret",
+                          "description": "DAKTELA_WEBHOOK_SECRETS"},
+    }
+    for name, scheme in schemes.items():
+        if name not in api.spec.components.security_schemes:
+            api.spec.components.security_scheme(name, scheme)
 
 
 def _migrations_directory() -> str:

@@ -18,6 +18,19 @@ def send(api, **fields):
     return response.json
 
 
+def test_probes_and_the_webhook_are_described_with_their_own_authentication(spec):
+    assert spec["paths"]["/healthz"]["get"]["security"] == []
+    assert spec["paths"]["/readyz"]["get"]["security"] == []
+    assert set(spec["paths"]["/readyz"]["get"]["responses"]) >= {"200", "503"}
+    webhook = spec["paths"]["/webhooks/daktela"]["post"]
+    assert webhook["security"] == [{"webhookSecret": []}]
+    assert spec["components"]["securitySchemes"]["webhookSecret"] == {
+        "type": "apiKey", "in": "header", "name": "X-Webhook-Secret", "description": "DAKTELA_WEBHOOK_SECRETS"}
+    body = webhook["requestBody"]["content"]
+    assert set(body) == {"application/json", "application/x-www-form-urlencoded"}
+    assert {"200", "202", "401", "503"} <= set(webhook["responses"])
+
+
 def test_object_id_is_described_as_a_string_or_an_integer(spec):
     expected = [{"type": "string", "minLength": 1, "maxLength": 255}, {"type": "integer"}]
     schemas = spec["components"]["schemas"]

@@ -2,14 +2,21 @@
 import json
 import logging
 
-from flask import Blueprint, request
+from flask import request
+from flask_smorest import Blueprint
 
 from service.api.auth import matches_any
 from service.dialer.runtime import dialer_config
 from service.dialer.webhooks import receive_daktela_webhook
 from service.errors import AuthenticationError, ServiceError
+from service.schemas.probes import DaktelaWebhookSchema, WebhookResultSchema
 
-blp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+blp = Blueprint("webhooks", __name__, url_prefix="/webhooks",
+                description="Call results pushed by Daktela; authenticated by DAKTELA_WEBHOOK_SECRETS.")
+WEBHOOK_BODY = {"required": True, "content": {
+    "application/json": {"schema": DaktelaWebhookSchema},
+    "application/x-www-form-urlencoded": {"schema": DaktelaWebhookSchema},
+}}
 logger = logging.getLogger(__name__)
 
 
@@ -42,8 +49,22 @@ def _body() -> dict:
     return body
 
 
-@blp.post("/daktela")
+@blp.route("/daktela", methods=["POST"])
+@blp.doc(security=[{"webhookSecret": []}], requestBody=WEBHOOK_BODY)
+@blp.alt_response(200, schema=WebhookResultSchema, description="Applied, ignored or fetched.", success=True)
+@blp.alt_response(202, schema=WebhookResultSchema, description="Queued for a status check, or not our record.",
+                  success=True)
+@blp.alt_response(400, schema="Error", description="The body is not a JSON object or form fields.")
+@blp.alt_response(401, schema="Error", description="No or a wrong secret.")
+@blp.alt_response(422, schema="Error", description="No record name, or an unreadable action or time.")
+@blp.alt_response(503, schema="Error", description="The database is unavailable; Daktela should retry.")
 def daktela_webhook():
+    """Receive a call result from Daktela's Events module
+
+    Send the secret in `X-Webhook-Secret`. `?token=<secret>` is also accepted,
+    for Events set-ups that cannot send headers, but URLs reach logs outside
+    the service: prefer the header.
+    """
     _check_secret()
     result = receive_daktela_webhook(_body())
     return result.body(), result.status_code
