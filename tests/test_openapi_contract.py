@@ -70,7 +70,8 @@ def test_a_boolean_field_takes_only_true_or_false(api, value):
 
 def test_json_booleans_are_accepted(api):
     assert send(api, is_autodialer=False)["is_autodialer"] is False
-    assert api.post("/api/v1/templates", json={"slug": "t", "body": "Hi", "is_active": False}).json["is_active"] is False
+    created = api.post("/api/v1/templates", json={"slug": "t", "body": "Hi", "is_active": False})
+    assert created.json["is_active"] is False
     assert api.put("/api/v1/templates/t", json={"body": "Hi", "is_active": True}).json["is_active"] is True
 
 

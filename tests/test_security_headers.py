@@ -64,7 +64,8 @@ def test_docs_page_allows_only_its_own_files_and_its_inline_script(client):
     response = client.get("/api/docs")
     assert response.status_code == 200
     assert_common_headers(response)
-    policy = dict(directive.strip().split(" ", 1) for directive in response.headers["Content-Security-Policy"].split(";"))
+    directives = response.headers["Content-Security-Policy"].split(";")
+    policy = dict(directive.strip().split(" ", 1) for directive in directives)
     scripts = re.findall(r"<script>(.*?)</script>", response.get_data(as_text=True), re.DOTALL)
     assert len(scripts) == 1
     digest = base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
