@@ -14,7 +14,9 @@ from service.cli import register_cli
 from service.dialer.runtime import init_dialer
 from service.errors import register_error_handlers
 from service.extensions import api, db, migrate
+from service.log_masking import install_secret_masking
 from service.request_ids import init_request_ids, install_log_record_factory
+from service.security_headers import init_security_headers
 
 
 def create_app(config: Optional[Config] = None) -> Flask:
@@ -24,6 +26,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
     configure_logging(config)
     register_extensions(app)
     init_request_ids(app)
+    init_security_headers(app)
     init_dialer(app, config)
     register_blueprints(app)
     register_error_handlers(app)
@@ -32,6 +35,8 @@ def create_app(config: Optional[Config] = None) -> Flask:
 
 
 def configure_logging(config: Config) -> None:
+    # Masking first: the request-id factory then stays the one on top.
+    install_secret_masking()
     install_log_record_factory()
     logging.basicConfig(
         level=config.log_level,
@@ -43,10 +48,14 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_directory(), compare_type=True, render_as_batch=True)
     api.init_app(app, spec_kwargs={"security": [{"bearerAuth": []}]})
-    if "bearerAuth" not in api.spec.components.security_schemes:
-        api.spec.components.security_scheme(
-            "bearerAuth", {"type": "http", "scheme": "bearer", "description": "DIALER_API_KEYS"}
-        )
+    schemes = {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "description": "DIALER_API_KEYS"},
+        "webhookSecret": {"type": "apiKey", "in": "header", "name": "X-Webhook-Secret",
+                          "description": "DAKTELA_WEBHOOK_SECRETS"},
+    }
+    for name, scheme in schemes.items():
+        if name not in api.spec.components.security_schemes:
+            api.spec.components.security_scheme(name, scheme)
 
 
 def _migrations_directory() -> str:

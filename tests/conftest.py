@@ -13,6 +13,51 @@ API_KEY = "test-key-1"
 OTHER_API_KEY = "test-key-2"
 
 
+def ensure_database(url: str) -> bool:
+    """Create the PostgreSQL database `url` names when it does not exist (through
+    the server's `postgres` maintenance database); True when it was created."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    target = make_url(normalize_database_url(url))
+    if not target.drivername.startswith("postgresql"):
+        return False
+    maintenance = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with maintenance.connect() as connection:
+            if connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}):
+                return False
+            quoted = maintenance.dialect.identifier_preparer.quote(target.database)
+            try:
+                connection.execute(text(f"CREATE DATABASE {quoted}"))
+            except ProgrammingError:  # created meanwhile by another run
+                return False
+            return True
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise DatabaseUnavailable(
+            f"TEST_DATABASE_URL ({make_url(url).render_as_string(hide_password=True)}): cannot connect: {reason}"
+        ) from None
+    finally:
+        maintenance.dispose()
+
+
+class DatabaseUnavailable(Exception):
+    """The test database's server cannot be reached; the message is one line."""
+
+
+def pytest_sessionstart(session):
+    url = os.environ.get("TEST_DATABASE_URL", "").strip()
+    if not url:
+        return
+    # One clear line instead of an error per test when the database is missing or unreachable.
+    try:
+        ensure_database(url)
+    except DatabaseUnavailable as exc:
+        pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+
+
 def pytest_report_header(config):
     if os.environ.get("TEST_DATABASE_URL", "").strip():
         return "database: TEST_DATABASE_URL (PostgreSQL)"

@@ -19,7 +19,9 @@ def test_production_without_secret_key_or_api_keys_refuses_to_start():
 
 
 def test_production_is_the_default_environment():
-    config = Config.from_env({"SECRET_KEY": "s", "DIALER_API_KEYS": "a, b"})
+    config = Config.from_env({"SECRET_KEY": "s", "DIALER_API_KEYS": "a, b", "DIALER_SENDER_BACKEND": "daktela",
+                              "DAKTELA_URL": "https://acme.daktela.com", "DAKTELA_ACCESS_TOKEN": "t",
+                              "DAKTELA_AUTODIALER_RECORD_TYPE": "tts"})
     assert config.app_env == "production"
     assert config.api_keys == ("a", "b")
     assert config.database_url.startswith("sqlite:///") and config.database_url.endswith(".sqlite3")
@@ -84,6 +86,25 @@ def test_daktela_and_tracking_settings_are_read_and_checked():
     ]:
         with pytest.raises(ConfigError, match=message):
             Config.from_env({"APP_ENV": "development", name: value})
+
+
+@pytest.mark.parametrize("backend", ["", "  "])
+def test_production_without_a_named_backend_refuses_to_start(backend):
+    with pytest.raises(ConfigError) as excinfo:
+        Config.from_env({"SECRET_KEY": "s", "DIALER_API_KEYS": "k", "DIALER_SENDER_BACKEND": backend})
+    message = str(excinfo.value)
+    assert "\n" not in message
+    assert message.startswith("Refusing to start in production without DIALER_SENDER_BACKEND")
+
+
+def test_the_dummy_backend_runs_in_production_only_when_named():
+    config = Config.from_env({"SECRET_KEY": "s", "DIALER_API_KEYS": "k", "DIALER_SENDER_BACKEND": "dummy"})
+    assert config.sender_backend == "dummy"
+
+
+def test_outside_production_the_backend_defaults_to_dummy():
+    for app_env in ("development", "testing"):
+        assert Config.from_env({"APP_ENV": app_env}).sender_backend == "dummy"
 
 
 def test_production_daktela_backend_needs_its_settings():

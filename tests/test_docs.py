@@ -30,3 +30,23 @@ def test_every_setting_config_reads_is_documented():
     assert names, "no setting names found in config.py"
     assert sorted(name for name in names if f"`{name}`" not in readme) == []
     assert sorted(name for name in names if name not in _env_example()) == []
+
+
+def _repository_texts():
+    patterns = ("*.md", "docs/*.md", "Makefile", "Procfile", ".env.example", "*.py", "service/**/*.py",
+                "daktela_simulator/**/*.py", "scripts/*.py", "bench/*.py", "migrations/**/*.py", ".ci/*")
+    for pattern in patterns:
+        for path in ROOT.glob(pattern):
+            if path.is_file():
+                yield path, path.read_text(errors="replace")
+
+
+def test_a_fresh_clone_depends_on_nothing_outside_it():
+    outside = [f"{path.relative_to(ROOT)}: {match}" for path, text in _repository_texts()
+               for match in re.findall(r"(?<![\w.])\.\./[\w./-]+|/work/[\w./-]+", text)]
+    assert outside == []
+    for path in [ROOT / "README.md", *ROOT.glob("docs/*.md")]:
+        for target in re.findall(r"\]\(([^)#\s]+)", path.read_text()):
+            if not re.match(r"[a-z]+:", target):
+                resolved = (path.parent / target).resolve()
+                assert resolved.is_relative_to(ROOT) and resolved.exists(), (path.name, target)

@@ -27,7 +27,7 @@ def test_send_message_stores_and_publishes_it(api, app_context):
     assert body["backend"] == "service.backends.dummy.DummyDialerBackend"
     assert body["tag"] == "parcels" and body["extra_data"] == {"order": 7}
     assert body["priority"] == 1 and body["is_autodialer"] is False
-    assert body["related_objects"] == [{"content_type": "shop.order", "object_id": "42"}]
+    assert body["related_objects"] == [{"content_type": "shop.order", "object_id": 42}]
     assert body["number_of_send_attempts"] == 1 and body["number_of_status_check_attempts"] == 0
     assert body["created_at"].endswith("+00:00") and body["sent_at"].endswith("+00:00")
     stored = db.session.get(DialerMessage, body["id"])

@@ -6,8 +6,8 @@ from service.extensions import api
 
 
 def register_blueprints(app: Flask) -> None:
-    app.register_blueprint(health.blp)
     app.register_blueprint(docs_assets.blp)
-    app.register_blueprint(webhooks.blp)
+    api.register_blueprint(health.blp)
+    api.register_blueprint(webhooks.blp)
     api.register_blueprint(messages.blp)
     api.register_blueprint(templates.blp)

@@ -16,6 +16,10 @@ from service.schemas.messages import (
     PageQuerySchema,
 )
 
+# A message id in a path: a number no bigint holds names no message (404),
+# instead of overflowing the database query.
+MESSAGE_ID = f"int(min=1, max={2**63 - 1}):message_id"
+
 blp = Blueprint(
     "messages", __name__, url_prefix="/api/v1/messages", description="Send and read dialer messages."
 )
@@ -59,14 +63,14 @@ def read_messages(query):
     return list_messages(MessageFilter(**query), cursor, limit)
 
 
-@blp.route("/<int:message_id>", methods=["GET"])
+@blp.route(f"/<{MESSAGE_ID}>", methods=["GET"])
 @blp.response(200, MessageSchema)
 def read_message(message_id):
     """Read one dialer message"""
     return get_message(message_id)
 
 
-@blp.route("/<int:message_id>/events", methods=["GET"])
+@blp.route(f"/<{MESSAGE_ID}>/events", methods=["GET"])
 @blp.arguments(PageQuerySchema, location="query", unknown="raise")
 @blp.response(200, MessageEventListSchema)
 def read_message_events(query, message_id):

@@ -2,13 +2,20 @@
 import json
 import logging
 
-from flask import Blueprint, request
+from flask import request
+from flask_smorest import Blueprint
 
 from service.api.auth import matches_any
 from service.dialer.tracking.webhooks import receive_webhook, webhook_secrets
 from service.errors import AuthenticationError, ServiceError
+from service.schemas.probes import DaktelaWebhookSchema, WebhookResultSchema
 
-blp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+blp = Blueprint("webhooks", __name__, url_prefix="/webhooks",
+                description="Call results pushed by Daktela; authenticated by DAKTELA_WEBHOOK_SECRETS.")
+WEBHOOK_BODY = {"required": True, "content": {
+    "application/json": {"schema": DaktelaWebhookSchema},
+    "application/x-www-form-urlencoded": {"schema": DaktelaWebhookSchema},
+}}
 logger = logging.getLogger(__name__)
 
 
@@ -41,8 +48,44 @@ def _body() -> dict:
     return body
 
 
-@blp.post("/<provider>")
-def provider_webhook(provider: str):
+def _receive(provider: str):
     _check_secret(provider)
     result = receive_webhook(provider, _body())
     return result.body(), result.status_code
+
+
+def _documented(view):
+    view = blp.doc(security=[{"webhookSecret": []}], requestBody=WEBHOOK_BODY)(view)
+    view = blp.alt_response(200, schema=WebhookResultSchema, description="Applied, ignored or fetched.",
+                            success=True)(view)
+    view = blp.alt_response(202, schema=WebhookResultSchema, success=True,
+                            description="Queued for a status check, or not our record.")(view)
+    view = blp.alt_response(400, schema="Error", description="The body is not a JSON object or form fields.")(view)
+    view = blp.alt_response(401, schema="Error", description="No or a wrong secret.")(view)
+    view = blp.alt_response(422, schema="Error", description="No record name, or an unreadable action or time.")(view)
+    return blp.alt_response(503, schema="Error",
+                            description="The database is unavailable; the provider should retry.")(view)
+
+
+@blp.route("/daktela", methods=["POST"])
+@_documented
+def daktela_webhook():
+    """Receive a call result from Daktela's Events module
+
+    Send the secret in `X-Webhook-Secret`. `?token=<secret>` is also accepted,
+    for Events set-ups that cannot send headers, but URLs reach logs outside
+    the service: prefer the header.
+    """
+    return _receive("daktela")
+
+
+@blp.route("/<provider>", methods=["POST"])
+@_documented
+def provider_webhook(provider: str):
+    """Receive a call result from a custom backend's provider
+
+    Served when the configured backend's `webhook_name` is `provider`; the
+    backend's `parse_webhook` reads the body, and its `webhook_secrets` are the
+    secrets accepted. Any other provider name is refused (401).
+    """
+    return _receive(provider)

@@ -24,8 +24,9 @@ def object_id_as_int(object_id: str) -> Optional[int]:
     return value if value in _BIGINT_RANGE and str(value) == text else None
 
 
-def describe_related_object(item: Any) -> tuple[str, str]:
-    """(content_type, object_id) of a `{content_type, object_id}` dict or a model instance."""
+def describe_related_object(item: Any) -> tuple[str, str, bool]:
+    """(content_type, object_id as text, whether it was an integer) of a
+    `{content_type, object_id}` dict or a model instance."""
     if isinstance(item, dict):
         content_type, object_id = item.get("content_type"), item.get("object_id")
     else:
@@ -41,8 +42,9 @@ def describe_related_object(item: Any) -> tuple[str, str]:
                 errors={"related_objects": ["A related model instance must be saved first."]}
             )
         content_type = state.mapper.local_table.name
-        object_id = ",".join(str(part) for part in identity)
-    if isinstance(object_id, int) and not isinstance(object_id, bool):
+        object_id = identity[0] if len(identity) == 1 else ",".join(str(part) for part in identity)
+    is_integer = isinstance(object_id, int) and not isinstance(object_id, bool)
+    if is_integer:
         object_id = str(object_id)
     if not isinstance(content_type, str) or not content_type.strip():
         raise InvalidInputError(errors={"related_objects": ["content_type must be a non-empty string."]})
@@ -50,7 +52,7 @@ def describe_related_object(item: Any) -> tuple[str, str]:
         raise InvalidInputError(errors={"related_objects": ["object_id must be a non-empty string."]})
     if len(content_type) > MAX_CONTENT_TYPE_LENGTH or len(object_id) > MAX_OBJECT_ID_LENGTH:
         raise InvalidInputError(errors={"related_objects": ["content_type or object_id is too long."]})
-    return content_type, object_id
+    return content_type, object_id, is_integer
 
 
 def build_related_objects(items: Optional[Iterable[Any]]) -> list[DialerMessageRelatedObject]:
@@ -59,9 +61,14 @@ def build_related_objects(items: Optional[Iterable[Any]]) -> list[DialerMessageR
         raise InvalidInputError(
             errors={"related_objects": [f"At most {MAX_RELATED_OBJECTS} related objects."]}
         )
+    # One row per (content_type, object_id text): of 42 and "42", the first given is kept.
+    first: dict[tuple[str, str], bool] = {}
+    for content_type, object_id, is_integer in described:
+        first.setdefault((content_type, object_id), is_integer)
     return [
         DialerMessageRelatedObject(
-            content_type=content_type, object_id=object_id, object_id_int=object_id_as_int(object_id)
+            content_type=content_type, object_id=object_id, object_id_int=object_id_as_int(object_id),
+            object_id_is_integer=is_integer,
         )
-        for content_type, object_id in dict.fromkeys(described)
+        for (content_type, object_id), is_integer in first.items()
     ]

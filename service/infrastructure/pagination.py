@@ -10,6 +10,9 @@ from typing import Generic, Optional, TypeVar
 from service.errors import InvalidInputError
 
 T = TypeVar("T")
+# Ids are bigint on PostgreSQL and 64-bit integers on SQLite: a larger number
+# was never returned by this API, and binding it would overflow the query.
+ID_RANGE = range(-(2**63), 2**63)
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ def decode_cursor(cursor: Optional[str]) -> Optional[int]:
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeError):
         value = None
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not isinstance(value, int) or isinstance(value, bool) or value not in ID_RANGE:
         raise InvalidInputError(errors={"cursor": ["Not a cursor returned by this API."]})
     return value
 

@@ -138,8 +138,16 @@ class DialerMessageRelatedObject(TimestampMixin, db.Model):
     content_type: Mapped[str] = mapped_column(String(100))
     object_id: Mapped[str] = mapped_column(Text)
     object_id_int: Mapped[Optional[int]] = mapped_column(BigInteger)
+    # Whether object_id was given as an integer (42) rather than text ("42"):
+    # both are stored as text and indexed as an integer, and each is shown as given.
+    object_id_is_integer: Mapped[bool] = mapped_column(default=False)
 
     dialer_message: Mapped[DialerMessage] = relationship(back_populates="related_objects")
+
+    @property
+    def given_object_id(self) -> int | str:
+        """object_id as it was given: an integer or a string."""
+        return int(self.object_id) if self.object_id_is_integer else self.object_id
 
 
 class DialerMessageEvent(db.Model):

@@ -23,19 +23,44 @@ class PhoneNumber(fields.String):
 
 
 class ObjectId(fields.Field):
-    """A related object's id: a string or an integer, loaded as a string."""
+    """A related object's id: a non-empty string or an integer, kept as given
+    (42 stays an integer, "42" a string)."""
+
+    SCHEMA = {"oneOf": [{"type": "string", "minLength": 1, "maxLength": MAX_OBJECT_ID_LENGTH},
+                        {"type": "integer"}],
+              "example": 42}
+
+    def __init__(self, **kwargs):
+        super().__init__(metadata={**self.SCHEMA, **kwargs.pop("metadata", {})}, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str) or not value.strip():
+        is_integer = isinstance(value, int) and not isinstance(value, bool)
+        if not is_integer and (not isinstance(value, str) or not value.strip()):
             raise ValidationError("object_id must be a non-empty string or an integer.")
-        if len(value) > MAX_OBJECT_ID_LENGTH:
+        if len(str(value)) > MAX_OBJECT_ID_LENGTH:
             raise ValidationError(f"object_id must be at most {MAX_OBJECT_ID_LENGTH} characters.")
         return value
 
     def _serialize(self, value, attr, obj, **kwargs):
         return value
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON boolean: true or false, never 1, 0, "yes" or "true" (the schema says boolean)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("Must be true or false.")
+        return value
+
+
+class QueryBoolean(fields.Boolean):
+    """A boolean query value: the words `true` and `false`, as OpenAPI clients write them."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value not in ("true", "false"):
+            raise ValidationError("Must be true or false.")
+        return value == "true"
 
 
 class UTCDateTime(fields.AwareDateTime):

@@ -8,9 +8,16 @@ from service.dialer.related import MAX_CONTENT_TYPE_LENGTH, MAX_RELATED_OBJECTS
 from service.dialer.sending import MAX_CONTENT_LENGTH, MAX_TAG_LENGTH
 from service.models.message import PRIORITY_HIGHEST, PRIORITY_LOWEST
 from service.models.states import DialerMessageState
-from service.schemas.fields import ObjectId, PhoneNumber, UTCDateTime
+from service.schemas.fields import ObjectId, PhoneNumber, QueryBoolean, StrictBoolean, UTCDateTime
 
 NON_BLANK = validate.Regexp(r"\S", error="Must not be blank.")
+# Ofcom keeps +44 7700 900000-900999 for drama: nobody has these numbers, and the
+# service refuses them (422), so "Try it out" in /api/docs can call no one.
+EXAMPLE_RECIPIENT = "+447700900123"
+RECIPIENT_DESCRIPTION = (
+    "A phone number, stored in E.164; without a country code it is read in DIALER_DEFAULT_PHONE_REGION. "
+    "The example is from a range reserved for drama, which the service refuses: use a number you own."
+)
 
 
 def _paths_with_nul(value: Any, path: str = "") -> list[str]:
@@ -47,6 +54,11 @@ class RelatedObjectSchema(StrictSchema):
     object_id = ObjectId(required=True)
 
 
+class RelatedObjectResultSchema(Schema):
+    content_type = fields.String()
+    object_id = ObjectId(attribute="given_object_id")
+
+
 class MessageOptionsSchema(StrictSchema):
     related_objects = fields.List(
         fields.Nested(RelatedObjectSchema),
@@ -61,7 +73,7 @@ class MessageOptionsSchema(StrictSchema):
         validate=validate.Range(PRIORITY_HIGHEST, PRIORITY_LOWEST),
         metadata={"description": "1 is the highest priority, 3 the lowest (default)."},
     )
-    is_autodialer = fields.Boolean(load_default=True)
+    is_autodialer = StrictBoolean(load_default=True)
 
 
 CONTENT = fields.String(
@@ -72,17 +84,20 @@ CONTENT = fields.String(
 
 
 class MessageCreateSchema(MessageOptionsSchema):
-    recipient = PhoneNumber(required=True, metadata={"example": "+420777123456"})
+    recipient = PhoneNumber(required=True, metadata={"example": EXAMPLE_RECIPIENT,
+                                                     "description": RECIPIENT_DESCRIPTION})
     content = CONTENT
 
 
 class BulkMessageCreateSchema(MessageOptionsSchema):
-    recipients = fields.List(PhoneNumber(), required=True, validate=validate.Length(min=1))
+    recipients = fields.List(PhoneNumber(metadata={"example": EXAMPLE_RECIPIENT}), required=True,
+                             validate=validate.Length(min=1), metadata={"description": RECIPIENT_DESCRIPTION})
     content = CONTENT
 
 
 class TemplateSendSchema(MessageOptionsSchema):
-    recipient = PhoneNumber(required=True, metadata={"example": "+420777123456"})
+    recipient = PhoneNumber(required=True, metadata={"example": EXAMPLE_RECIPIENT,
+                                                     "description": RECIPIENT_DESCRIPTION})
     context_data = fields.Dict(keys=fields.String(), load_default=dict)
 
 
@@ -107,7 +122,7 @@ class MessageSchema(Schema):
     is_autodialer = fields.Boolean()
     number_of_send_attempts = fields.Integer()
     number_of_status_check_attempts = fields.Integer()
-    related_objects = fields.List(fields.Nested(RelatedObjectSchema))
+    related_objects = fields.List(fields.Nested(RelatedObjectResultSchema))
 
 
 class MessageListSchema(Schema):
@@ -127,9 +142,12 @@ class PageQuerySchema(StrictSchema):
 class MessageQuerySchema(PageQuerySchema):
     state = fields.Enum(DialerMessageState)
     tag = fields.String()
-    recipient = PhoneNumber()
+    recipient = PhoneNumber(validate=validate.Length(min=1), metadata={
+        "description": "Messages to this phone number (read as when sending). An empty value is refused (422): "
+                       "leave the parameter out to list every recipient.",
+        "example": EXAMPLE_RECIPIENT})
     template_slug = fields.String()
-    is_final_state = fields.Boolean()
+    is_final_state = QueryBoolean()
     content_type = fields.String()
     object_id = fields.String()
     created_after = UTCDateTime()

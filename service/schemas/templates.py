@@ -1,6 +1,7 @@
 """Request and response schemas of dialer templates."""
 from marshmallow import Schema, fields, validate
 
+from service.schemas.fields import StrictBoolean
 from service.schemas.messages import NON_BLANK, StrictSchema
 
 SLUG = validate.Regexp(
@@ -17,12 +18,12 @@ BODY = fields.String(
 class TemplateCreateSchema(StrictSchema):
     slug = fields.String(required=True, validate=SLUG)
     body = BODY
-    is_active = fields.Boolean(load_default=True)
+    is_active = StrictBoolean(load_default=True)
 
 
 class TemplateUpdateSchema(StrictSchema):
     body = BODY
-    is_active = fields.Boolean(load_default=None)
+    is_active = StrictBoolean(load_default=None)
 
 
 class TemplatePreviewSchema(StrictSchema):
