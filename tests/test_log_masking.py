@@ -8,7 +8,6 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from config import DaktelaConfig
 from service.log_masking import mask_query_secrets
 from tests.conftest import API_KEY, WEBHOOK_SECRET
 from tests.test_web_process import web_process  # noqa: F401 (a fixture)
@@ -22,9 +21,9 @@ def test_secret_query_values_are_masked_and_others_kept():
     assert mask_query_secrets("GET /api/v1/messages?tag=token HTTP/1.1") == "GET /api/v1/messages?tag=token HTTP/1.1"
 
 
-def test_the_development_servers_request_log_masks_query_secrets(make_app, caplog):
+def test_the_development_servers_request_log_masks_query_secrets(daktela_app, caplog):
     # `flask run` (make run's web process) logs every request line through werkzeug.
-    app = make_app(daktela=DaktelaConfig(webhook_secrets=(WEBHOOK_SECRET,)))
+    app = daktela_app(webhook_secrets=(WEBHOOK_SECRET,))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -10,7 +10,7 @@ EXPECTED_OPERATIONS = {
     ("/api/v1/templates", "get"), ("/api/v1/templates/{slug}", "get"),
     ("/api/v1/templates/{slug}", "put"), ("/api/v1/templates/{slug}", "delete"),
     ("/api/v1/templates/{slug}/preview", "post"), ("/api/v1/templates/{slug}/send", "post"),
-    ("/healthz", "get"), ("/readyz", "get"), ("/webhooks/daktela", "post"),
+    ("/healthz", "get"), ("/readyz", "get"), ("/webhooks/daktela", "post"), ("/webhooks/{provider}", "post"),
 }
 
 

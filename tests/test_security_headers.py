@@ -43,10 +43,8 @@ def test_an_unauthenticated_answer_carries_them_too(client):
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_an_accepted_webhook_carries_them(make_app):
-    from config import DaktelaConfig
-
-    app = make_app(daktela=DaktelaConfig(webhook_secrets=(WEBHOOK_SECRET,)))
+def test_an_accepted_webhook_carries_them(daktela_app):
+    app = daktela_app(webhook_secrets=(WEBHOOK_SECRET,))
     response = app.test_client().post("/webhooks/daktela", json={"name": "dialer_1"},
                                       headers={"X-Webhook-Secret": WEBHOOK_SECRET})
     assert response.status_code == 202
