@@ -22,8 +22,9 @@ migrate: install
 	mkdir -p instance
 	$(DEV_ENV) $(BIN)/flask --app wsgi db upgrade
 
+# exec: dev_run.py is make's own child, so it (and what it started) stops when make is killed.
 run: install
-	$(DEV_ENV) $(BIN)/python scripts/dev_run.py
+	$(DEV_ENV) exec $(BIN)/python scripts/dev_run.py
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

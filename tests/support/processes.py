@@ -30,6 +30,24 @@ def service_environment(database_url: str, simulator_url: str, **settings: str) 
             "DAKTELA_RECORD_NAME_PREFIX": "test_", **settings}
 
 
+def descendants(pid: int) -> list[int]:
+    """The ids of the processes `pid` started, and of theirs (Linux: read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rpartition(")")[2].split()[1])
+        except (ValueError, OSError):
+            continue  # not a process, or one that just ended
+        children.setdefault(parent, []).append(int(entry))
+    found, pending = [], [pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    return found
+
+
 class Crowd:
     """Clients that hold a server's connections, run by an asyncio loop in a thread of their own.
 
