@@ -30,7 +30,7 @@ def web_process(daktela_app, database_url, simulator, tmp_path):
     log = tmp_path / "gunicorn.log"
     env = service_environment(database_url, simulator.url, DIALER_API_KEYS=API_KEY,
                               DAKTELA_WEBHOOK_SECRETS=WEBHOOK_SECRET, PORT=str(port), WEB_CONCURRENCY="2",
-                              GUNICORN_THREADS="4", GUNICORN_CMD_ARGS="--access-logfile -")
+                              GUNICORN_CMD_ARGS="--access-logfile -")
     with open(log, "w") as output:
         process = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
