@@ -33,6 +33,7 @@ bench: install
 	$(BIN)/python bench/publish.py
 	$(BIN)/python bench/status_check.py
 	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/slow_clients.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -143,13 +143,19 @@ def measure(args, arguments: list[str]) -> dict:
     return result
 
 
+def record(results: dict, name: str, result: dict) -> None:
+    results[name].append(result)
+    # Each run as it ends: on a noisy machine the medians alone hide a run that went astray.
+    print(f"{name}: {result['rps']:.0f} requests/s, p99 {result['p99']:.1f} ms", flush=True)
+
+
 def run_default(args, webhook: list[str], results: dict) -> None:
     ceiling_name, grouped, alone = list(results)[:3]
     with serving(args, group_size=64):
-        results[ceiling_name].append(measure(args, [f"http://127.0.0.1:{PORT}/healthz"]))
-        results[grouped].append(measure(args, webhook))
+        record(results, ceiling_name, measure(args, [f"http://127.0.0.1:{PORT}/healthz"]))
+        record(results, grouped, measure(args, webhook))
     with serving(args, group_size=1):
-        results[alone].append(measure(args, webhook))
+        record(results, alone, measure(args, webhook))
 
 
 def table(results: dict) -> str:
@@ -196,7 +202,7 @@ def main() -> None:
                 run_default(args, webhook, results)
                 continue
             with serving(args, group_size=64, gunicorn_args=shlex.split(compares[label])):
-                results[f"webhook, grouped, {label} (`{compares[label]}`)"].append(measure(args, webhook))
+                record(results, f"webhook, grouped, {label} (`{compares[label]}`)", measure(args, webhook))
     text = table(results)
     print(text)
     if not args.no_write:
