@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
-import os
 import re
 import shlex
 import socket

@@ -119,10 +119,10 @@ def serving(args, group_size: int, gunicorn_args: list[str] | None = None):
     """gunicorn with the production settings (gunicorn.conf.py in ROOT), the given processes and threads,
     and `gunicorn_args` (else --gunicorn's)."""
     env = {**environment(args.database_url), "DIALER_WEBHOOK_GROUP_SIZE": str(group_size)}
+    extra = args.gunicorn if gunicorn_args is None else gunicorn_args
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{PORT}", "--workers", str(args.workers),
-         "--threads", str(args.threads), "--log-level", "warning", *(args.gunicorn if gunicorn_args is None else gunicorn_args)],
-        cwd=ROOT, env=env)
+         "--threads", str(args.threads), "--log-level", "warning", *extra], cwd=ROOT, env=env)
     try:
         for _ in range(100):
             try:

@@ -1,4 +1,4 @@
-"""`make run` (scripts/dev_run.py): its processes stop with it, however it is stopped, and a port in use stops it at once."""
+"""`make run` (scripts/dev_run.py): what it started stops with it, however stopped; a port in use stops it."""
 import os
 import signal
 import socket
