@@ -22,8 +22,9 @@ migrate: install
 	mkdir -p instance
 	$(DEV_ENV) $(BIN)/flask --app wsgi db upgrade
 
+# exec: dev_run.py is make's own child, so it (and what it started) stops when make is killed.
 run: install
-	$(DEV_ENV) $(BIN)/python scripts/dev_run.py
+	$(DEV_ENV) exec $(BIN)/python scripts/dev_run.py
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -36,6 +37,7 @@ bench: install
 	$(BIN)/python bench/publish.py
 	$(BIN)/python bench/status_check.py
 	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/slow_clients.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,20 +1,120 @@
-"""gunicorn settings for the web process; `gunicorn wsgi:app` reads this file from the working directory.
+"""gunicorn settings for the web process; `gunicorn wsgi:app` (the Procfile's web command, and `make run`'s)
+reads this file from the working directory.
 
-Threads, because a request mostly waits (for the database, or for Daktela
-when sending inline), and because webhooks arriving together in one process
-share one transaction (service/dialer/group_commit.py): the more of them a
-process holds at once, the fewer commits they cost. gunicorn itself reads
-WEB_CONCURRENCY (processes, as Heroku sets it) and PORT.
+gevent workers, because a connection then costs a greenlet, not a thread:
+with threads (gthread, 16 a process) 1,000 clients sending their headers
+slowly, or a few that keep their connection open after the answer, left no
+thread for anyone else and /healthz went unanswered (bench/RESULTS.md, "Slow
+and lingering clients", has the figures, and the webhook throughput that
+stayed the same). gunicorn's gevent worker monkey-patches the standard
+library in the web processes only (the worker process, APScheduler, keeps
+real threads), so the locks with which webhooks arriving together share one
+transaction (service/dialer/group_commit.py) and the connection pool's become
+gevent's, and psycopg 3 waits cooperatively once it sees select patched. The
+price: a request that computes for long holds up the other requests of its
+process (template rendering is bounded for that reason too).
+gunicorn itself reads WEB_CONCURRENCY (processes, as Heroku sets it) and PORT.
 """
+import errno
 import os
+import re
+import socket
+import sys
 
-worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "16"))
+from gunicorn.glogging import Logger
+from gunicorn.http import wsgi
+
+worker_class = "gevent"
+# Connections one process holds at once, idle ones included (gunicorn's default).
+worker_connections = 1000
 # Each process listens on its own socket and the kernel spreads new
 # connections across them; with one shared socket a single process can
-# accept every kept-alive connection of a burst and leave the others idle.
-# (The price: connections still queued on a restarting worker's socket are reset.)
+# accept most kept-alive connections of a burst and leave the others idle
+# (webhooks, gevent: 745 requests/s with a shared socket against 906 with a
+# socket each, medians of 4 in one run). The price: connections still queued
+# on a restarting worker's socket are reset, and a second server could bind
+# the same port too, which on_starting refuses.
 reuse_port = True
+
+# A query value whose name says it is a secret (?token=, ?api_key=, ...).
+SECRET_QUERY_VALUE = re.compile(
+    r"(?i)(?<=[?&;])([^=&;#\s]*(?:token|key|secret|password|passwd|signature|auth)[^=&;#\s]*=)[^&;#\s]*")
+SECRET_HEADERS = ("{authorization}i", "{x-webhook-secret}i", "{cookie}i")
+
+
+def mask_secrets(text: str) -> str:
+    """`text` (a request line, a URL or a query string) with the values of secret-looking query parameters masked."""
+    return SECRET_QUERY_VALUE.sub(r"\1***", text)
+
+
+class AccessLogger(Logger):
+    """gunicorn's logger, but access log lines never carry a secret: a webhook
+    secret sent as ?token= (or an API key put in a query string) is masked,
+    and so are secret headers should a log format name them."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        for name in ("r", "q", "f"):
+            if atoms.get(name):
+                atoms[name] = mask_secrets(atoms[name])
+        for name in SECRET_HEADERS:
+            if name in atoms:
+                atoms[name] = "***"
+        return atoms
+
+
+logger_class = AccessLogger
+
+
+def _without_server_banner(default_headers):
+    def headers(response):
+        return [line for line in default_headers(response) if not line.startswith("Server:")]
+
+    headers.without_server_banner = True
+    return headers
+
+
+# gunicorn has no setting for it: the Server header would tell a caller which
+# server (and so which known flaws) to try.
+if not getattr(wsgi.Response.default_headers, "without_server_banner", False):
+    wsgi.Response.default_headers = _without_server_banner(wsgi.Response.default_headers)
+
+
+def _address_in_use(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As gunicorn binds: a port left in TIME_WAIT by a stopped server is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
+def on_starting(server):
+    """Stop at once, in one line, when a port to listen on is taken (gunicorn
+    alone retries five times, logging three lines each time)."""
+    if os.environ.get("GUNICORN_FD") or os.environ.get("LISTEN_FDS"):
+        return  # re-executed or socket-activated: the sockets are already ours
+    for address in server.cfg.address:
+        if isinstance(address, tuple) and _address_in_use(*address):
+            server.log.error("Port %s is in use (%s:%s): is another server running? Stop it or set PORT.",
+                             address[1], address[0] or "*", address[1])
+            sys.exit(1)
+
+
+def _url(address) -> str:
+    if isinstance(address, tuple):
+        host, port = address
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return f"unix:{address}"
+
+
+def when_ready(server):
+    """Name the address: with a socket per worker, gunicorn's own "Listening at" line names none."""
+    if server.cfg.reuse_port:
+        server.log.info("Listening at: %s (a socket per worker)", ",".join(_url(a) for a in server.cfg.address))
 
 
 def post_worker_init(worker):

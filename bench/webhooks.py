@@ -17,6 +17,8 @@ import argparse
 import contextlib
 import os
 import re
+import shlex
+import socket
 import statistics
 import subprocess
 import sys
@@ -30,7 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.results import write_section  # noqa: E402
 
-PORT = 5079
 SECRET = "bench-webhook-secret"
 MESSAGES = 5000
 LUA = """
@@ -47,6 +48,16 @@ request = function()
     {["Content-Type"] = "application/json", ["X-Webhook-Secret"] = "%(secret)s"}, body)
 end
 """
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# A port of its own for each run: a fixed one could be another engineer's server.
+PORT = free_port()
 
 
 def environment(database_url: str) -> dict:
@@ -104,12 +115,14 @@ def commits(database_url: str) -> int:
 
 
 @contextlib.contextmanager
-def serving(args, group_size: int):
-    """gunicorn with the production settings (gunicorn.conf.py in ROOT) and the given processes and threads."""
+def serving(args, group_size: int, gunicorn_args: list[str] | None = None):
+    """gunicorn with the production settings (gunicorn.conf.py in ROOT), the given processes and threads,
+    and `gunicorn_args` (else --gunicorn's)."""
     env = {**environment(args.database_url), "DIALER_WEBHOOK_GROUP_SIZE": str(group_size)}
+    extra = args.gunicorn if gunicorn_args is None else gunicorn_args
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{PORT}", "--workers", str(args.workers),
-         "--threads", str(args.threads), "--log-level", "warning", *args.gunicorn], cwd=ROOT, env=env)
+         "--threads", str(args.threads), "--log-level", "warning", *extra], cwd=ROOT, env=env)
     try:
         for _ in range(100):
             try:
@@ -130,6 +143,37 @@ def measure(args, arguments: list[str]) -> dict:
     return result
 
 
+def record(results: dict, name: str, result: dict) -> None:
+    results[name].append(result)
+    # Each run as it ends: on a noisy machine the medians alone hide a run that went astray.
+    print(f"{name}: {result['rps']:.0f} requests/s, p99 {result['p99']:.1f} ms", flush=True)
+
+
+def run_default(args, webhook: list[str], results: dict) -> None:
+    ceiling_name, grouped, alone = list(results)[:3]
+    with serving(args, group_size=64):
+        record(results, ceiling_name, measure(args, [f"http://127.0.0.1:{PORT}/healthz"]))
+        record(results, grouped, measure(args, webhook))
+    with serving(args, group_size=1):
+        record(results, alone, measure(args, webhook))
+
+
+def table(results: dict) -> str:
+    lines = ["| endpoint | requests/s (median) | share of ceiling | vs grouped default | p50 ms | p99 ms | "
+             "commits per request | non-2xx |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    ceiling_name, grouped = list(results)[:2]
+    ceiling = statistics.median(r["rps"] for r in results[ceiling_name])
+    default = statistics.median(r["rps"] for r in results[grouped])
+    for name, runs in results.items():
+        rps = statistics.median(r["rps"] for r in runs)
+        lines.append(f"| {name} | {rps:.0f} | {rps / ceiling:.0%} | {rps / default:.2f} | "
+                     f"{statistics.median(r['p50'] for r in runs):.1f} | "
+                     f"{statistics.median(r['p99'] for r in runs):.1f} | "
+                     f"{statistics.median(r['commits_per_request'] for r in runs):.2f} | "
+                     f"{sum(r['non_2xx'] for r in runs)} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
@@ -137,39 +181,38 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes (default: one per core)")
     parser.add_argument("--threads", type=int, default=16, help="threads per process (gunicorn.conf.py's default)")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--compare", action="append", default=[], metavar="LABEL=ARGS",
+                        help="also serve the grouped webhook with these gunicorn arguments (instead of --gunicorn's), "
+                             "alternating with the default configuration in each repeat")
     parser.add_argument("--gunicorn", nargs=argparse.REMAINDER, default=[], help="further gunicorn arguments")
     args = parser.parse_args()
+    compares = dict(c.split("=", 1) for c in args.compare)
     first, last = seed(args.database_url)
     script = Path(tempfile.mkdtemp()) / "webhook.lua"
     script.write_text(LUA % {"first": first, "last": last, "secret": SECRET})
     webhook = ["-s", str(script), f"http://127.0.0.1:{PORT}"]
-    ceiling_name, grouped, alone = ("ceiling (GET /healthz)", "webhook, grouped (default)",
-                                    "webhook, a transaction each (DIALER_WEBHOOK_GROUP_SIZE=1)")
-    results = {ceiling_name: [], grouped: [], alone: []}
-    for _ in range(args.repeats):
-        with serving(args, group_size=64):
-            results[ceiling_name].append(measure(args, [f"http://127.0.0.1:{PORT}/healthz"]))
-            results[grouped].append(measure(args, webhook))
-        with serving(args, group_size=1):
-            results[alone].append(measure(args, webhook))
-    lines = ["| endpoint | requests/s (median) | share of ceiling | p50 ms | p99 ms | commits per request | non-2xx |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    ceiling = statistics.median(r["rps"] for r in results[ceiling_name])
-    for name, runs in results.items():
-        rps = statistics.median(r["rps"] for r in runs)
-        lines.append(f"| {name} | {rps:.0f} | {rps / ceiling:.0%} | {statistics.median(r['p50'] for r in runs):.1f} | "
-                     f"{statistics.median(r['p99'] for r in runs):.1f} | "
-                     f"{statistics.median(r['commits_per_request'] for r in runs):.2f} | "
-                     f"{sum(r['non_2xx'] for r in runs)} |")
-    table = "\n".join(lines)
-    print(table)
+    results = {"ceiling (GET /healthz)": [], "webhook, grouped (default)": [],
+               "webhook, a transaction each (DIALER_WEBHOOK_GROUP_SIZE=1)": [],
+               **{f"webhook, grouped, {label} (`{extra}`)": [] for label, extra in compares.items()}}
+    for repeat in range(args.repeats):
+        # The default and the compared configurations take turns going first.
+        order = [None, *compares] if repeat % 2 == 0 else [*compares, None]
+        for label in order:
+            if label is None:
+                run_default(args, webhook, results)
+                continue
+            with serving(args, group_size=64, gunicorn_args=shlex.split(compares[label])):
+                record(results, f"webhook, grouped, {label} (`{compares[label]}`)", measure(args, webhook))
+    text = table(results)
+    print(text)
     if not args.no_write:
         write_section("Webhook ingestion (bench/webhooks.py)",
-                      f"gunicorn (gunicorn.conf.py: gthread, a socket per process) {args.workers} processes x "
-                      f"{args.threads} threads on PostgreSQL, wrk with 32 connections for 10 s, median of "
-                      f"{args.repeats}; {MESSAGES} messages, each webhook applies or ignores one observation "
-                      f"under a row lock. Commits per request come from pg_stat_database.", table)
-
+                      f"gunicorn (gunicorn.conf.py{' ' + ' '.join(args.gunicorn) if args.gunicorn else ''}) "
+                      f"{args.workers} processes (x {args.threads} threads where the worker class has threads) on "
+                      f"PostgreSQL, wrk with 32 connections for 10 s, median of {args.repeats}; {MESSAGES} messages, "
+                      f"each webhook applies or ignores one observation under a row lock. Commits per request come "
+                      f"from pg_stat_database. Compared configurations ran in the same run, alternating with the "
+                      f"default.", text)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,102 @@
+"""`make run` (scripts/dev_run.py): what it started stops with it, however stopped; a port in use stops it."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.processes import ROOT, descendants
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture
+def dev_environment(tmp_path):
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("DAKTELA_", "DIALER_"))}
+    return {**env, "DEV_WEB_PORT": str(free_port()), "DEV_SIMULATOR_PORT": str(free_port()),
+            "DATABASE_URL": f"sqlite:///{tmp_path}/dev.sqlite3", "WEB_CONCURRENCY": "1"}
+
+
+def wait_until_serving(env: dict, log, parent: subprocess.Popen) -> None:
+    """Until the web answers, the simulator listens and the worker has started."""
+    deadline = time.monotonic() + 60
+    while True:
+        assert parent.poll() is None and time.monotonic() < deadline, log.read_text()
+        try:
+            web = requests.get(f"http://127.0.0.1:{env['DEV_WEB_PORT']}/healthz", timeout=1).status_code == 200
+        except requests.RequestException:
+            web = False
+        if web and not port_is_free(int(env["DEV_SIMULATOR_PORT"])) and "dialer worker started" in log.read_text():
+            return
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+def test_killing_make_run_stops_every_process_it_started(dev_environment, tmp_path, signum):
+    log = tmp_path / "make-run.log"
+    with open(log, "w") as output:
+        # `make run` with this interpreter's environment, its install step taken as done.
+        parent = subprocess.Popen(["make", "--no-print-directory", "run", f"BIN={Path(sys.executable).parent}",
+                                   "STAMP=/dev/null"], cwd=ROOT, env=dev_environment, stdout=output,
+                                  stderr=subprocess.STDOUT)
+    started = []
+    try:
+        wait_until_serving(dev_environment, log, parent)
+        started = descendants(parent.pid)
+        assert len(started) >= 4, started  # dev_run.py, the simulator, the worker, gunicorn (and its worker)
+        parent.send_signal(signum)
+        parent.wait(10)
+        deadline = time.monotonic() + 30
+        while descendants_alive(started):
+            assert time.monotonic() < deadline, (descendants_alive(started), log.read_text())
+            time.sleep(0.1)
+    finally:
+        for pid in descendants_alive(started or descendants(parent.pid)):
+            os.kill(pid, signal.SIGKILL)
+        parent.kill()
+        parent.wait()
+    assert port_is_free(int(dev_environment["DEV_WEB_PORT"]))
+    assert port_is_free(int(dev_environment["DEV_SIMULATOR_PORT"]))
+
+
+def descendants_alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().rpartition(")")[2].split()[0] != "Z":
+                    alive.append(pid)
+        except FileNotFoundError:
+            pass
+    return alive
+
+
+def test_a_port_in_use_stops_make_run_with_one_line_naming_it(dev_environment):
+    port = int(dev_environment["DEV_WEB_PORT"])
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        run = subprocess.run([sys.executable, "scripts/dev_run.py"], cwd=ROOT, env=dev_environment,
+                             capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    lines = (run.stdout + run.stderr).strip().splitlines()
+    assert len(lines) == 1 and f"port {port} (web) is in use" in lines[0], lines
