@@ -9,7 +9,7 @@ and lingering clients", has the figures, and the webhook throughput that
 stayed the same). gunicorn's gevent worker monkey-patches the standard
 library in the web processes only (the worker process, APScheduler, keeps
 real threads), so the locks with which webhooks arriving together share one
-transaction (service/dialer/group_commit.py) and the connection pool's become
+transaction (service/infrastructure/group_commit.py) and the connection pool's become
 gevent's, and psycopg 3 waits cooperatively once it sees select patched. The
 price: a request that computes for long holds up the other requests of its
 process (template rendering is bounded for that reason too).
@@ -17,12 +17,13 @@ gunicorn itself reads WEB_CONCURRENCY (processes, as Heroku sets it) and PORT.
 """
 import errno
 import os
-import re
 import socket
 import sys
 
 from gunicorn.glogging import Logger
 from gunicorn.http import wsgi
+
+from service.log_masking import mask_query_secrets
 
 worker_class = "gevent"
 # Connections one process holds at once, idle ones included (gunicorn's default).
@@ -36,15 +37,7 @@ worker_connections = 1000
 # the same port too, which on_starting refuses.
 reuse_port = True
 
-# A query value whose name says it is a secret (?token=, ?api_key=, ...).
-SECRET_QUERY_VALUE = re.compile(
-    r"(?i)(?<=[?&;])([^=&;#\s]*(?:token|key|secret|password|passwd|signature|auth)[^=&;#\s]*=)[^&;#\s]*")
 SECRET_HEADERS = ("{authorization}i", "{x-webhook-secret}i", "{cookie}i")
-
-
-def mask_secrets(text: str) -> str:
-    """`text` (a request line, a URL or a query string) with the values of secret-looking query parameters masked."""
-    return SECRET_QUERY_VALUE.sub(r"\1***", text)
 
 
 class AccessLogger(Logger):
@@ -56,7 +49,7 @@ class AccessLogger(Logger):
         atoms = super().atoms(resp, req, environ, request_time)
         for name in ("r", "q", "f"):
             if atoms.get(name):
-                atoms[name] = mask_secrets(atoms[name])
+                atoms[name] = mask_query_secrets(atoms[name])
         for name in SECRET_HEADERS:
             if name in atoms:
                 atoms[name] = "***"
@@ -115,6 +108,16 @@ def when_ready(server):
     """Name the address: with a socket per worker, gunicorn's own "Listening at" line names none."""
     if server.cfg.reuse_port:
         server.log.info("Listening at: %s (a socket per worker)", ",".join(_url(a) for a in server.cfg.address))
+
+
+def pre_request(worker, req):
+    """A body over the app's limit is answered 413 without being read: close the connection
+    after that answer, or the unread body would be taken for the client's next request
+    (a WSGI app may not set Connection itself)."""
+    limit = getattr(getattr(worker, "wsgi", None), "config", {}).get("MAX_CONTENT_LENGTH")
+    length = next((value for name, value in req.headers if name == "CONTENT-LENGTH"), None)
+    if limit and length and length.isdigit() and int(length) > limit:
+        req.force_close()
 
 
 def post_worker_init(worker):

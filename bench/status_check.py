@@ -1,17 +1,29 @@
-"""Benchmark: one status-check run with P pending messages of which 10 % changed.
+"""Benchmark: one status-check run, before and after a change, in the same run.
 
     .venv/bin/python bench/status_check.py [--pending 1000 10000 50000] [--database-url URL]
+                                           [--baseline REF] [--scenarios changed10 changed100 overlap]
 
-Each P runs in its own process against a simulator in another process. The
-records are seeded an hour old, a first check sets the watermark, then 10 %
-of the calls finish and the second check is measured: seconds, Daktela
-requests, and the peak of Python memory allocated during the run
-(tracemalloc), which must not grow with P. Target: at most P/500 + 5 requests.
+For each P and scenario, the poller of the baseline (a git ref, checked out
+in a temporary worktree; default: the commit before the provider-neutral
+tracking core) and of this checkout run alternately, each in its own process,
+against one simulator in another process. P sent messages are seeded with
+their records; a first check runs (its requests are reported: the first run
+must cost at most P/1000 + 5), then the scenario happens and the second check
+is measured:
+
+- changed10 / changed100: records seeded an hour old; 10 % / all of the calls finish;
+- overlap: records edited just now, none changed since the first run: every
+  record comes back in the feed's overlap and carries nothing new.
+
+Reported: seconds, Daktela requests, changes applied per second, unchanged
+records per second (skipped, or for the baseline: locked and ignored), and the
+peak of Python memory during the run (tracemalloc).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -23,13 +35,12 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from bench.results import write_section  # noqa: E402
-
 TOKEN = "bench-token"
 PORT = 5078
 SIM_URL = f"http://127.0.0.1:{PORT}"
 CHUNK = 5000
+BASELINE = "0977edd"  # before the tracking core (issue 9)
+SCENARIOS = ("changed10", "changed100", "overlap")
 
 
 def make_app(database_url: str):
@@ -38,16 +49,15 @@ def make_app(database_url: str):
 
     return create_app(Config(
         database_url=normalize_database_url(database_url), app_env="testing", api_keys=("bench",),
-        sender_backend="daktela",
-        log_level="WARNING",
+        sender_backend="daktela", log_level="WARNING",
         daktela=DaktelaConfig(url=SIM_URL, access_token=TOKEN, autodialer_record_type="tts",
                               record_name_prefix="bench_", timezone="UTC", webhook_secrets=("unused",),
                               states_mapping={"statuses_declined": "DECLINED"}),
     ))
 
 
-def seed(pending: int) -> list[int]:
-    """P sent messages in the database and their records, an hour old, in the simulator."""
+def seed(pending: int, edited: str) -> list[int]:
+    """P sent messages in the database and their records in the simulator, edited at `edited`."""
     from sqlalchemy import insert
 
     from service.extensions import db
@@ -55,7 +65,6 @@ def seed(pending: int) -> list[int]:
     from service.models.types import utcnow
 
     now = utcnow()
-    hour_ago = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
     ids = []
     for start in range(0, pending, CHUNK):
         rows = [dict(recipient="+420777000000", content="x", state="READY", backend="bench", extra_data={},
@@ -66,76 +75,128 @@ def seed(pending: int) -> list[int]:
         ids += list(db.session.scalars(insert(DialerMessage).returning(DialerMessage.id), rows))
         db.session.commit()
         names = [f"bench_{i}" for i in ids[start:]]
-        requests.post(f"{SIM_URL}/_simulator/records/bulk", json={"names": names, "edited": hour_ago}, timeout=60)
+        requests.post(f"{SIM_URL}/_simulator/records/bulk", json={"names": names, "edited": edited}, timeout=60)
     return ids
 
 
-def run_one(pending: int, database_url: str) -> dict:
-    from service.dialer.tracking.poll import check_dialer_status
+def _simulator_requests() -> int:
+    return requests.get(f"{SIM_URL}/_simulator/stats", timeout=10).json()["requests"]
+
+
+def _poller():
+    try:
+        from service.dialer.tracking.poll import check_dialer_status
+    except ImportError:  # the baseline's layout
+        from service.dialer.status_check import check_dialer_status
+    return check_dialer_status
+
+
+def run_one(pending: int, scenario: str, database_url: str) -> dict:
     from service.extensions import db
 
+    check = _poller()
     app = make_app(database_url)
     with app.app_context():
         db.drop_all()
         db.create_all()
         requests.post(f"{SIM_URL}/_simulator/reset", timeout=10)
-        ids = seed(pending)
-        check_dialer_status()  # first run: Daktela's clock and a look-up of every pending message
-        changed = [f"bench_{i}" for i in ids[::10]]
+        age = timedelta(seconds=1) if scenario == "overlap" else timedelta(hours=1)
+        ids = seed(pending, (datetime.now(timezone.utc) - age).strftime("%Y-%m-%d %H:%M:%S"))
+        before = _simulator_requests()
+        check()
+        first_requests = _simulator_requests() - before
+        share = {"changed10": 10, "changed100": 1}.get(scenario)
+        changed = [f"bench_{i}" for i in ids[::share]] if share else []
         for start in range(0, len(changed), CHUNK):
             requests.post(f"{SIM_URL}/_simulator/records/bulk-call",
                           json={"names": changed[start:start + CHUNK], "statuses": ["statuses_declined"]}, timeout=60)
-        before = requests.get(f"{SIM_URL}/_simulator/stats", timeout=10).json()["requests"]
+        before = _simulator_requests()
         tracemalloc.start()
         started = time.perf_counter()
-        report = check_dialer_status()
+        report = check()
         seconds = time.perf_counter() - started
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        after = requests.get(f"{SIM_URL}/_simulator/stats", timeout=10).json()["requests"]
+        after = _simulator_requests()
         db.drop_all()
     assert report.applied == len(changed), report
-    return {"pending": pending, "changed": len(changed), "seconds": seconds, "requests": after - before,
-            "target": pending // 500 + 5, "peak_mib": peak / 2**20}
+    unchanged = report.records_seen - report.applied
+    own = seconds - getattr(report, "provider_seconds", 0.0)  # the baseline does not measure it
+    return {"pending": pending, "scenario": scenario, "changed": len(changed), "seconds": seconds, "own": own,
+            "requests": after - before, "first_requests": first_requests,
+            "changes_per_s": report.applied / seconds, "unchanged_per_s": unchanged / seconds,
+            "own_changes_per_s": report.applied / own, "own_unchanged_per_s": unchanged / own,
+            "unchanged": unchanged, "peak_mib": peak / 2**20}
+
+
+def _baseline_tree(ref: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix="bench-baseline-"))
+    subprocess.run(["git", "worktree", "add", "--detach", str(path), ref], cwd=ROOT, check=True,
+                   capture_output=True)
+    return path
+
+
+def _measure(root: Path, pending: int, scenario: str, database_url: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    output = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--one", "--root", str(root),
+                             "--pending", str(pending), "--scenarios", scenario, "--database-url", database_url],
+                            cwd=root, env=env, capture_output=True, text=True, check=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def _table(rows: list[dict]) -> str:
+    lines = ["| scenario | pending P | version | changed | seconds | requests | first-run requests "
+             "(target P/1000+5) | changes/s | unchanged records/s | peak MiB |",
+             "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        lines.append(
+            f"| {r['scenario']} | {r['pending']} | {r['version']} | {r['changed']} | {r['seconds']:.2f} | "
+            f"{r['requests']} | {r['first_requests']} ({r['pending'] // 1000 + 5}) | {r['changes_per_s']:,.0f} | "
+            f"{r['unchanged_per_s']:,.0f} | {r['peak_mib']:.1f} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pending", type=int, nargs="+", default=[1000, 10000, 50000])
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    parser.add_argument("--baseline", default=BASELINE, help="git ref of the 'before' version")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     database_url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
     if args.one:
-        print(json.dumps(run_one(args.pending[0], database_url)))
+        print(json.dumps(run_one(args.pending[0], args.scenarios[0], database_url)))
         return
+    sys.path.insert(0, str(ROOT))
+    from bench.results import write_section
+
+    baseline = _baseline_tree(args.baseline)
     simulator = subprocess.Popen([sys.executable, "-m", "daktela_simulator", "--port", str(PORT), "--token", TOKEN],
                                  cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = []
     try:
         time.sleep(1.5)
-        for pending in args.pending:
-            output = subprocess.run([sys.executable, __file__, "--one", "--pending", str(pending),
-                                     "--database-url", database_url],
-                                    cwd=ROOT, capture_output=True, text=True, check=True).stdout
-            rows.append(json.loads(output.strip().splitlines()[-1]))
-            print(rows[-1], flush=True)
+        for scenario in args.scenarios:
+            for pending in args.pending:
+                for version, root in (("before", baseline), ("after", ROOT)):
+                    rows.append({**_measure(root, pending, scenario, database_url), "version": version})
+                    print(rows[-1], flush=True)
     finally:
         simulator.terminate()
         simulator.wait(timeout=10)
-    lines = ["| pending P | changed | seconds | Daktela requests | target P/500+5 | peak Python memory MiB |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {r['pending']} | {r['changed']} | {r['seconds']:.2f} | {r['requests']} | {r['target']} | "
-              f"{r['peak_mib']:.1f} |" for r in rows]
-    table = "\n".join(lines)
+        subprocess.run(["git", "worktree", "remove", "--force", str(baseline)], cwd=ROOT, capture_output=True)
+    table = _table(rows)
     print("\n" + table)
     if not args.no_write:
         database = "PostgreSQL" if database_url.startswith("postgres") else "SQLite"
         write_section(f"Status check on {database} (bench/status_check.py)",
-                      "One poller run after 10 % of P pending calls finished; simulator in its own process; "
-                      "memory is tracemalloc's peak during the run (it stops growing at the 1,000-record page).",
-                      table)
+                      f"One poller run, before ({args.baseline}) and after, alternating in the same run; simulator "
+                      "in its own process; memory is tracemalloc's peak during the run. changed10/changed100: 10 % "
+                      "/ all of P calls finished since the first run; overlap: every record comes back in the "
+                      "feed's overlap with nothing new.", table)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,10 @@ import re
 from collections.abc import Mapping
 
 MASK = "***"
-SECRET_PARAMETERS = ("token", "access_token", "api_key", "apikey", "key", "secret", "password", "auth",
-                     "authorization")
+# A query parameter whose name says it holds a secret: ?token=, ?api_key=, ?access_token=, ?webhook_secret=, ...
+SECRET_WORDS = ("token", "key", "secret", "password", "passwd", "signature", "auth")
 _QUERY_SECRET = re.compile(
-    r"([?&](?:%s)=)[^&#\s\"']*" % "|".join(re.escape(name) for name in SECRET_PARAMETERS), re.IGNORECASE
+    r"([?&;][^=&;#\s]*(?:%s)[^=&;#\s]*=)[^&;#\s\"']*" % "|".join(SECRET_WORDS), re.IGNORECASE
 )
 
 

@@ -2,7 +2,6 @@
 is served, or the 413 said `Connection: close` and the server closed."""
 import socket
 
-import pytest
 import requests
 
 from tests.conftest import API_KEY
@@ -65,11 +64,6 @@ def test_a_keep_alive_client_is_served_after_a_413(app, live_server):
         assert session.get(f"{base_url}/healthz", timeout=10).status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server level, not the app's: WSGI forbids an application to set Connection (PEP 3333; waitress refuses "
-    "it, gunicorn drops it), and gunicorn answers the 413 'keep-alive', drains 64 KiB of the unread body "
-    "and closes. Fixed where the server is configured (e.g. a gunicorn.conf.py pre_request that calls "
-    "req.force_close() when Content-Length is over the limit); drop this mark then"))
 def test_the_web_command_closes_a_connection_after_a_413(web_process):  # noqa: F811
-    _app, base_url, _log = web_process
+    _app, base_url, _log, _port = web_process
     assert_keep_alive_survives_a_413(base_url)

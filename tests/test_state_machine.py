@@ -178,3 +178,31 @@ def test_deciding_changes_nothing_and_applying_writes_exactly_the_decided_change
     event = apply_observation(message, observe(5, 3, ["statuses_complete"]))
     assert {name: getattr(message, name) for name in decision.changes} == dict(decision.changes)
     assert (event.old_state, event.new_state, event.applied) == ("READY", "ANSWERED_COMPLETE", True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=observation_steps, probe=observation_steps, seed=st.integers(0, 2**32 - 1))
+def test_may_change_is_false_only_for_observations_the_state_machine_would_ignore(steps, probe, seed):
+    """The poller skips what `may_change` rules out before locking: that must never drop news."""
+    from service.models.state_machine import may_change
+
+    rng = random.Random(seed)
+    message = sent_message()
+    for action, statuses, _ in steps:
+        apply_observation(message, observe(action, rng.randint(0, 8), statuses))
+    for action, statuses, has_nextcall in probe:
+        observation = observe(action, rng.randint(0, 8), statuses, T0 if has_nextcall else None)
+        if not may_change(message, observation, message.observation_key):
+            assert decide_observation(message, observation).applied is False
+
+
+def test_a_repeat_of_the_applied_observation_is_ruled_out_without_deciding():
+    from service.models.state_machine import may_change
+
+    message = sent_message()
+    applied = observe(3, 10, ["statuses_complete"])
+    apply_observation(message, applied)
+    assert may_change(message, observe(3, 10, ["statuses_complete"]), message.observation_key) is False
+    assert may_change(message, observe(4, 10), message.observation_key) is True  # same time, other news
+    assert may_change(message, observe(3, 11), message.observation_key) is True
+    assert may_change(message, observe(3, 9), message.observation_key) is False

@@ -77,6 +77,8 @@ class DialerMessage(TimestampMixin, db.Model):
     # poller should next account for the message, and whether it must look
     # the record up directly.
     last_edited: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # A digest of the last applied observation's provider data (see state_machine.observation_key).
+    observation_key: Mapped[Optional[str]] = mapped_column(String(32))
     nextcall_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     last_webhook_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     next_check_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)

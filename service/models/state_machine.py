@@ -26,6 +26,7 @@ write rows themselves (the batched webhook path).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -100,6 +101,32 @@ def _canonical(data: Mapping[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, default=str)
 
 
+def observation_key(observation: Observation) -> str:
+    """A digest of what the observation would store (its state, finality and provider data):
+    equal keys at the same `edited` time mean a repeat."""
+    text = f"{observation.state.value if observation.state else ''}|{observation.final}|" + _canonical(
+        observation.sender_data)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def may_change(message: CallState, observation: Observation, stored_key: Optional[str]) -> bool:
+    """False only when `decide_observation` would certainly ignore `observation`, judged from the
+    message's ordering state and its stored `observation_key` (cheap: for skipping what carries
+    nothing new before any lock). True means: decide it properly."""
+    if message.is_final_state and (message.state in OUR_FINAL_STATES or not observation.final):
+        return False
+    last = message.last_edited
+    if last is None or observation.state is None:
+        return last is None and observation.state is not None
+    if observation.edited is None:
+        return False
+    if observation.final and not message.is_final_state:
+        return True
+    if observation.edited != last:
+        return observation.edited > last
+    return stored_key is None or stored_key != observation_key(observation)
+
+
 def _rank(final: bool, state: DialerMessageState, sender_data: Mapping[str, Any]) -> tuple:
     """Orders two different observations with the same `edited`, whatever order they arrive in."""
     return (final, PROGRESS.get(state, OUTCOME_PROGRESS), state.value, _canonical(sender_data))
@@ -131,8 +158,10 @@ def _reason_to_ignore(message: CallState, observation: Observation, state: Diale
                 else "older than the last applied observation")
     if observation.edited == last:
         stored = message.extra_sender_data or {}
-        current = _rank(message.is_final_state, message.state,
-                        {key: stored.get(key) for key in observation.sender_data})
+        current_data = {key: stored.get(key) for key in observation.sender_data}
+        if final == message.is_final_state and state == message.state and current_data == observation.sender_data:
+            return "repeats the last applied observation"  # the common case, without ranking
+        current = _rank(message.is_final_state, message.state, current_data)
         new = _rank(final, state, observation.sender_data)
         return "repeats the last applied observation" if new <= current else None
     return None
@@ -156,6 +185,7 @@ def decide_observation(message: CallState, observation: Observation) -> Decision
         "number_of_status_check_attempts": 0,
         "error": None,
         "extra_sender_data": {**(message.extra_sender_data or {}), **observation.sender_data},
+        "observation_key": observation_key(observation),
     }
     return Decision(True, observation.warning, old, state, changes)
 

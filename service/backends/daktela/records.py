@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,12 @@ def parse_daktela_time(value: Any) -> Optional[datetime]:
     if not isinstance(value, str) or not value.strip() or value.strip().lower() == "null":
         return None
     text = value.strip()
+    if len(text) == 19 and text[10] == " ":
+        # Daktela's own format, the common case: fromisoformat reads it in a fraction of strptime's time.
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass
     for time_format in TIME_FORMATS:
         try:
             return datetime.strptime(text, time_format)
@@ -29,6 +36,15 @@ def parse_daktela_time(value: Any) -> Optional[datetime]:
         return datetime.fromisoformat(text)
     except ValueError:
         return None
+
+
+@lru_cache(maxsize=4096)
+def _instants(value: datetime, zone: str) -> tuple[datetime, datetime]:
+    """The one or two UTC instants a naive wall-clock time in `zone` can be (cached: a
+    poller page holds many records edited in the same few seconds)."""
+    tz = ZoneInfo(zone)
+    return (value.replace(tzinfo=tz, fold=0).astimezone(timezone.utc),
+            value.replace(tzinfo=tz, fold=1).astimezone(timezone.utc))
 
 
 # How far ahead of our clock Daktela's may run (clock skew and delivery).
@@ -48,9 +64,7 @@ def daktela_local_to_utc(value: Optional[datetime], zone: str,
         return None
     if value.tzinfo is not None:
         return value.astimezone(timezone.utc)
-    tz = ZoneInfo(zone)
-    first = value.replace(tzinfo=tz, fold=0).astimezone(timezone.utc)
-    second = value.replace(tzinfo=tz, fold=1).astimezone(timezone.utc)
+    first, second = _instants(value, zone)
     if second > first and received_at is not None and second <= received_at + CLOCK_SKEW:
         return second
     return first

@@ -2,9 +2,10 @@
 records, and the report of a run. Plain ORM work in short transactions of their own."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Iterable
+from typing import Iterable, Iterator, TypeVar
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import noload
@@ -20,6 +21,7 @@ from service.models.states import DialerMessageState
 from service.models.types import utcnow
 
 ROW_BATCH = 500
+T = TypeVar("T")
 
 
 @dataclass
@@ -33,6 +35,20 @@ class CheckReport:
     failed_checks: int = 0
     errors: list[str] = field(default_factory=list)
     skipped: bool = False
+    # Time spent waiting for the provider's pages (and reading them), apart from our own work.
+    provider_seconds: float = 0.0
+
+    def timed(self, pages: Iterator[T]) -> Iterator[T]:
+        """`pages`, adding the time each took to arrive to `provider_seconds`."""
+        while True:
+            started = time.perf_counter()
+            try:
+                page = next(pages)
+            except StopIteration:
+                return
+            finally:
+                self.provider_seconds += time.perf_counter() - started
+            yield page
 
     def __bool__(self) -> bool:
         return bool(self.applied or self.expired or self.failed_checks or self.errors)

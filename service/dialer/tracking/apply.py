@@ -21,7 +21,7 @@ from service.dialer.tracking.accounting import CheckReport, count_failed_checks
 from service.dialer.tracking.rows import MESSAGES, lock_messages, snapshots, write
 from service.errors import exception_origin
 from service.extensions import db
-from service.models.state_machine import Observation, decide_observation
+from service.models.state_machine import Observation, may_change
 from service.models.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,8 @@ def _news(observed: dict[int, Observation]) -> dict[int, Observation]:
     with db.engine.connect() as connection:
         current = snapshots(connection, observed)
     return {message_id: observation for message_id, observation in observed.items()
-            if message_id in current and decide_observation(current[message_id], observation).applied}
+            if message_id in current
+            and may_change(current[message_id], observation, current[message_id].observation_key)}
 
 
 def _apply(news: dict[int, Observation], now: datetime, report: CheckReport) -> None:

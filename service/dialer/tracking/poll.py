@@ -88,7 +88,7 @@ def follow_changes(backend: DialerBackend, report: CheckReport) -> bool:
             if watermark is None:
                 return True
         first_time = None
-        for records, server_time in backend.changed_records(watermark):
+        for records, server_time in report.timed(backend.changed_records(watermark)):
             report.requests += 1
             first_time = first_time or server_time
             apply_records(backend, records, "poll", report)
