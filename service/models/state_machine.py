@@ -62,6 +62,8 @@ class Observation:
     warning: Optional[str] = None  # kept in the history, e.g. an unmapped provider status
     sender_data: Mapping[str, Any] = field(default_factory=dict)  # merged into extra_sender_data
     payload: Mapping[str, Any] = field(default_factory=dict)  # the history's copy of what arrived
+    # Text that differs whenever sender_data differs; a backend may give a cheaper one than JSON.
+    identity: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,8 @@ def _canonical(data: Mapping[str, Any]) -> str:
 def observation_key(observation: Observation) -> str:
     """A digest of what the observation would store (its state, finality and provider data):
     equal keys at the same `edited` time mean a repeat."""
-    text = f"{observation.state.value if observation.state else ''}|{observation.final}|" + _canonical(
-        observation.sender_data)
+    identity = observation.identity if observation.identity is not None else _canonical(observation.sender_data)
+    text = f"{observation.state.value if observation.state else ''}|{observation.final}|{identity}"
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 

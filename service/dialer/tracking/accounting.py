@@ -35,8 +35,9 @@ class CheckReport:
     failed_checks: int = 0
     errors: list[str] = field(default_factory=list)
     skipped: bool = False
-    # Time spent waiting for the provider's pages (and reading them), apart from our own work.
+    # Time spent waiting for the provider's pages (and reading them), and applying them.
     provider_seconds: float = 0.0
+    apply_seconds: float = 0.0
 
     def timed(self, pages: Iterator[T]) -> Iterator[T]:
         """`pages`, adding the time each took to arrive to `provider_seconds`."""

@@ -17,6 +17,7 @@ No database transaction is open while the provider is asked anything.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Optional
 
@@ -91,7 +92,9 @@ def follow_changes(backend: DialerBackend, report: CheckReport) -> bool:
         for records, server_time in report.timed(backend.changed_records(watermark)):
             report.requests += 1
             first_time = first_time or server_time
+            started = time.perf_counter()
             apply_records(backend, records, "poll", report)
+            report.apply_seconds += time.perf_counter() - started
     except ProviderError as exc:
         db.session.rollback()
         report.errors.append(str(exc))
