@@ -22,18 +22,30 @@ def counts(app) -> dict:
     return {**{state.name: count for state, count in rows}, "leased": leased}
 
 
-def test_sigterm_lets_the_batch_in_flight_finish_and_leases_no_more(daktela_app, database_url, simulator, tmp_path):
+def queued_messages(daktela_app, count):
+    """An app whose `count` messages wait for the worker (batch sending)."""
     app = daktela_app(batch=BatchConfig(sending=True))
     with app.app_context():
-        for n in range(60):
+        for n in range(count):
             send(f"+42077700{n:04d}", f"Message {n}")
-    simulator.simulator.latency_seconds = 0.1  # each batch of 5 takes about half a second
+    return app
+
+
+def start_worker(database_url, simulator, tmp_path):
+    """The Procfile's worker, publishing batches of 5 one record at a time; (process, log path)."""
     env = service_environment(database_url, simulator.url, DIALER_BATCH_SENDING="true", DIALER_BATCH_SIZE="5",
                               DAKTELA_MAX_CONCURRENCY="1")
     log = tmp_path / "worker.log"
     with open(log, "w") as output:
         worker = subprocess.Popen(procfile_command("worker"), cwd=ROOT, env=env, stdout=output,
                                   stderr=subprocess.STDOUT)
+    return worker, log
+
+
+def test_sigterm_lets_the_batch_in_flight_finish_and_leases_no_more(daktela_app, database_url, simulator, tmp_path):
+    app = queued_messages(daktela_app, 60)
+    simulator.simulator.latency_seconds = 0.1  # each batch of 5 takes about half a second
+    worker, log = start_worker(database_url, simulator, tmp_path)
     try:
         deadline = time.monotonic() + 30
         while counts(app).get("READY", 0) == 0:
@@ -54,18 +66,10 @@ def test_sigterm_lets_the_batch_in_flight_finish_and_leases_no_more(daktela_app,
 
 def test_kill_9_mid_batch_still_counts_the_attempt_of_every_message_it_held(daktela_app, database_url, simulator,
                                                                             tmp_path):
-    app = daktela_app(batch=BatchConfig(sending=True))
-    with app.app_context():
-        for n in range(10):
-            send(f"+42077700{n:04d}", f"Message {n}")
+    app = queued_messages(daktela_app, 10)
     sim = simulator.simulator
     sim.latency_seconds = 2.0  # the first record of the batch is still being created when the worker dies
-    env = service_environment(database_url, simulator.url, DIALER_BATCH_SENDING="true", DIALER_BATCH_SIZE="5",
-                              DAKTELA_MAX_CONCURRENCY="1")
-    log = tmp_path / "worker.log"
-    with open(log, "w") as output:
-        worker = subprocess.Popen(procfile_command("worker"), cwd=ROOT, env=env, stdout=output,
-                                  stderr=subprocess.STDOUT)
+    worker, log = start_worker(database_url, simulator, tmp_path)
     try:
         deadline = time.monotonic() + 30
         while not any(entry["method"] == "POST" for entry in list(sim.request_log)):
