@@ -23,8 +23,6 @@ import sys
 from gunicorn.glogging import Logger
 from gunicorn.http import wsgi
 
-from service.log_masking import mask_query_secrets
-
 worker_class = "gevent"
 # Connections one process holds at once, idle ones included (gunicorn's default).
 worker_connections = 1000
@@ -46,6 +44,10 @@ class AccessLogger(Logger):
     and so are secret headers should a log format name them."""
 
     def atoms(self, resp, req, environ, request_time):
+        # Imported here, in the worker: importing the service (Flask, SQLAlchemy) in the
+        # master would load them before gevent patches the standard library.
+        from service.log_masking import mask_query_secrets
+
         atoms = super().atoms(resp, req, environ, request_time)
         for name in ("r", "q", "f"):
             if atoms.get(name):

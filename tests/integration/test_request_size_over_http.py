@@ -5,7 +5,7 @@ import socket
 import requests
 
 from tests.conftest import API_KEY
-from tests.test_web_process import web_process  # noqa: F401 (a fixture)
+from tests.integration.test_web_process import web_process  # noqa: F401 (a fixture)
 
 # Over the 1 MiB limit by more than a server drains of an unread body by itself.
 OVERSIZED = 1024 * 1024 + 256 * 1024

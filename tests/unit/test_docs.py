@@ -4,7 +4,7 @@ from pathlib import Path
 
 from config import Config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env_example() -> dict:

@@ -8,7 +8,7 @@ from werkzeug.serving import make_server
 
 from service.log_masking import mask_query_secrets
 from tests.conftest import API_KEY, WEBHOOK_SECRET
-from tests.test_web_process import web_process  # noqa: F401 (a fixture)
+from tests.integration.test_web_process import web_process  # noqa: F401 (a fixture)
 
 WRONG_SECRET = "near-miss-webhook-secret-42"
 

@@ -1,0 +1,1 @@
+"""Api tests (see README, Development and tests)."""
