@@ -80,7 +80,7 @@ def seed(pending: int, edited: str) -> list[int]:
 
 
 class RssGrowth:
-    """How far the process's resident memory rose above where it was, sampled every 5 ms
+    """How far the process's resident memory rose above where it was, sampled every 25 ms
     by a thread (tracemalloc would slow the run it measures several times over)."""
 
     def __enter__(self):
@@ -91,7 +91,7 @@ class RssGrowth:
         return self
 
     def _sample(self):
-        while not self._stop.wait(0.005):
+        while not self._stop.wait(0.025):
             self.peak_rss = max(self.peak_rss, _rss())
 
     def __exit__(self, *exc):
@@ -249,7 +249,7 @@ def main() -> None:
         write_section(f"Status check on {database} (bench/status_check.py)",
                       f"One poller run, before ({args.baseline}) and after, alternating in the same run; simulator "
                       "in its own process; memory is how far the process's resident set rose during the run "
-                      "(sampled every 5 ms). changed10/changed100: 10 % "
+                      "(sampled every 25 ms). changed10/changed100: 10 % "
                       "/ all of P calls finished since the first run; overlap: every record comes back in the "
                       "feed's overlap with nothing new. Rates per second of the whole run (Daktela's answers "
                       "included: the simulator, one Python process, takes about 0.1 s a 1,000-record page), and "
