@@ -39,19 +39,13 @@ SECRET_HEADERS = ("{authorization}i", "{x-webhook-secret}i", "{cookie}i")
 
 
 class AccessLogger(Logger):
-    """gunicorn's logger, but access log lines never carry a secret: a webhook
-    secret sent as ?token= (or an API key put in a query string) is masked,
-    and so are secret headers should a log format name them."""
+    """gunicorn's logger, but secret headers never reach an access log line, should a
+    log format name them. (Secret query values, such as a webhook secret sent as
+    ?token=, are masked in every log record by the record factory the app installs
+    in each worker, service/log_masking.py, this logger's records included.)"""
 
     def atoms(self, resp, req, environ, request_time):
-        # Imported here, in the worker: importing the service (Flask, SQLAlchemy) in the
-        # master would load them before gevent patches the standard library.
-        from service.log_masking import mask_query_secrets
-
         atoms = super().atoms(resp, req, environ, request_time)
-        for name in ("r", "q", "f"):
-            if atoms.get(name):
-                atoms[name] = mask_query_secrets(atoms[name])
         for name in SECRET_HEADERS:
             if name in atoms:
                 atoms[name] = "***"
