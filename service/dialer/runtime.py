@@ -4,11 +4,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from flask import Flask, current_app
+from flask import Flask
 
 from config import Config
 from service.backends import DialerBackend, load_backend_class
 from service.importing import import_string
+from service.infrastructure.runtime import install, installed
 from service.models.template import AbstractDialerTemplate
 
 EXTENSION_KEY = "dialer"
@@ -38,7 +39,7 @@ def init_dialer(app: Flask, config: Config) -> DialerRuntime:
     runtime = DialerRuntime(
         config=config, backend=backend_class(config), template_model=template_model
     )
-    app.extensions[EXTENSION_KEY] = runtime
+    install(app, EXTENSION_KEY, runtime)
     if config.sender_backend == "daktela" and not config.daktela.webhook_secrets:
         logger.warning("DAKTELA_WEBHOOK_SECRETS is not set: every call to /webhooks/daktela is refused "
                        "and call results arrive only through the poller")
@@ -46,7 +47,7 @@ def init_dialer(app: Flask, config: Config) -> DialerRuntime:
 
 
 def dialer_runtime() -> DialerRuntime:
-    return current_app.extensions[EXTENSION_KEY]
+    return installed(EXTENSION_KEY)
 
 
 def dialer_config() -> Config:

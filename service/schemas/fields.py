@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import timezone
 
-from flask import current_app
 from marshmallow import ValidationError, fields
 
 from service.dialer.recipients import InvalidRecipient, normalize_recipient
 from service.dialer.related import MAX_OBJECT_ID_LENGTH
+from service.infrastructure.runtime import installed
 
 
 class PhoneNumber(fields.String):
@@ -15,7 +15,7 @@ class PhoneNumber(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        region = current_app.extensions["dialer"].config.default_phone_region
+        region = installed("dialer").config.default_phone_region
         try:
             return normalize_recipient(text, region)
         except InvalidRecipient as exc:
