@@ -113,6 +113,13 @@ class DialerBackend:
         """A record as the state machine's provider-neutral observation."""
         raise NotImplementedError
 
+    def ordering_key_of(self, record: ProviderRecord) -> Optional[tuple[Optional["datetime"], str]]:
+        """Optional, for speed: `(observation.edited, observation_key(observation))` of
+        `observation_of(record, ...)`, computed without building the observation (see
+        `service.models.state_machine.key_of`). The poller then skips a record that repeats what
+        its message stores with one comparison. None (the default): no such shortcut."""
+        return None
+
     def tracking_clock(self) -> Optional[str]:
         """The provider's clock now, as a watermark for `changed_records` (first poll)."""
         raise NotImplementedError

@@ -107,7 +107,13 @@ def observation_key(observation: Observation) -> str:
     """A digest of what the observation would store (its state, finality and provider data):
     equal keys at the same `edited` time mean a repeat."""
     identity = observation.identity if observation.identity is not None else _canonical(observation.sender_data)
-    text = f"{observation.state.value if observation.state else ''}|{observation.final}|{identity}"
+    return key_of(observation.state, observation.final, identity)
+
+
+def key_of(state: Optional[DialerMessageState], final: bool, identity: str) -> str:
+    """`observation_key` from its parts, for a backend that computes them without building the
+    observation (`DialerBackend.ordering_key_of`)."""
+    text = f"{state.value if state else ''}|{final}|{identity}"
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 

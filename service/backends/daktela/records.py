@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
-from service.backends.daktela.states import StateRules, daktela_observation
+from service.backends.daktela.states import StateRules, daktela_observation, daktela_observation_key
 from service.models.state_machine import Observation
 from service.models.types import utcnow
 
@@ -89,6 +89,13 @@ class RecordSnapshot:
             nextcall=daktela_local_to_utc(parse_daktela_time(self.nextcall), zone),
             call_id=self.call_id, payload=self.as_sender_data(), rules=rules,
         )
+
+    def ordering_key(self, zone: str, rules: StateRules,
+                     received_at: Optional[datetime] = None) -> tuple[Optional[datetime], str]:
+        """(edited, observation key) of `observation(...)`, without building it."""
+        edited = daktela_local_to_utc(parse_daktela_time(self.edited), zone, received_at=received_at or utcnow())
+        nextcall = daktela_local_to_utc(parse_daktela_time(self.nextcall), zone)
+        return edited, daktela_observation_key(self.action, self.statuses, edited, nextcall, self.call_id, rules)
 
     def as_sender_data(self) -> dict[str, Any]:
         return {

@@ -8,6 +8,7 @@ instead of missing a change made in the same second as the last read.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, Iterator, Mapping, Optional, Sequence
 from zoneinfo import ZoneInfo
 
@@ -34,7 +35,7 @@ class DaktelaTracking:
     webhook_name = "daktela"
     provider_name = "Daktela"
 
-    @property
+    @cached_property
     def state_rules(self) -> StateRules:
         return StateRules(self.settings.states_mapping, self.settings.final_actions)
 
@@ -50,6 +51,9 @@ class DaktelaTracking:
 
     def observation_of(self, record: RecordSnapshot, source: str) -> Observation:
         return record.observation(source, self.settings.timezone, self.state_rules)
+
+    def ordering_key_of(self, record: RecordSnapshot) -> tuple[Optional[datetime], str]:
+        return record.ordering_key(self.settings.timezone, self.state_rules)
 
     def tracking_clock(self) -> Optional[str]:
         """Daktela's clock (`_time`), read with the smallest list request."""

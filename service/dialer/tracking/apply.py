@@ -30,39 +30,48 @@ logger = logging.getLogger(__name__)
 def apply_records(backend: DialerBackend, records: Iterable[ProviderRecord], source: str,
                   report: CheckReport) -> None:
     """Apply provider records to the messages they belong to; unchanged ones cost one read."""
-    observed: dict[int, Observation] = {}
-    failed = []
+    ours: dict[int, ProviderRecord] = {}
     for record in records:
         report.records_seen += 1
         message_id = backend.message_id_for(record.name)
-        if message_id is None:
-            continue
-        try:
-            observed[message_id] = backend.observation_of(record, source)
-        except Exception as exc:  # one bad record never stops the others
-            logger.warning("record of message %s not applied: %s", message_id, exception_origin(exc))
-            failed.append(message_id)
-    news = _news(observed)
-    report.unchanged += len(observed) - len(news)
+        if message_id is not None:
+            ours[message_id] = record
+    news, failed = _news(backend, ours, source) if ours else ({}, [])
+    report.unchanged += len(ours) - len(news) - len(failed)
     if news:
         _apply(news, utcnow(), report)
     if source != "poll":
         # Looked up on purpose: the look was made, whatever it found.
-        _clear_lookup_flags(set(observed) - set(news))
+        _clear_lookup_flags(set(ours) - set(news))
     if failed:
         count_failed_checks(failed, "The provider's record could not be read.", report)
 
 
-def _news(observed: dict[int, Observation]) -> dict[int, Observation]:
-    """The observations the state machine would apply to the messages as they stand now.
-    Without a lock: a message only moves on, so what is not news now will not be later."""
-    if not observed:
-        return {}
+def _news(backend: DialerBackend, ours: dict[int, ProviderRecord],
+          source: str) -> tuple[dict[int, Observation], list[int]]:
+    """The observations the state machine would apply to the messages as they stand now, and the
+    messages whose record could not be read. Without a lock: a message only moves on, so what
+    is not news now will not be later. A record that repeats what its message stores (the
+    feed's overlap re-reads them) is told by one comparison when the backend gives
+    `ordering_key_of`, before any observation is built."""
     with db.engine.connect() as connection:
-        current = snapshots(connection, observed)
-    return {message_id: observation for message_id, observation in observed.items()
-            if message_id in current
-            and may_change(current[message_id], observation, current[message_id].observation_key)}
+        current = snapshots(connection, ours)
+    news, failed = {}, []
+    for message_id, record in ours.items():
+        stored = current.get(message_id)
+        if stored is None:
+            continue
+        try:
+            if backend.ordering_key_of(record) == (stored.last_edited, stored.observation_key):
+                continue
+            observation = backend.observation_of(record, source)
+        except Exception as exc:  # one bad record never stops the others
+            logger.warning("record of message %s not applied: %s", message_id, exception_origin(exc))
+            failed.append(message_id)
+            continue
+        if may_change(stored, observation, stored.observation_key):
+            news[message_id] = observation
+    return news, failed
 
 
 def _apply(news: dict[int, Observation], now: datetime, report: CheckReport) -> None:
