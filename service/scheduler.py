@@ -19,6 +19,7 @@ from service.dialer.idempotency import purge_expired_keys
 from service.dialer.publishing import publish_due_messages
 from service.dialer.retention import purge_old_events
 from service.dialer.runtime import dialer_config
+from service.dialer.timing.withdrawal import take_back_due_records
 from service.dialer.tracking import can_check_message_states, check_message_states
 from service.errors import exception_origin
 
@@ -54,6 +55,10 @@ def build_scheduler(app: Flask, stop: threading.Event | None = None) -> Blocking
         _in_app_context(app, functools.partial(publish_due_messages, stop=stop), "publish"), "interval",
         seconds=batch.send_interval_seconds, id="publish", name="publish", next_run_time=datetime.now(timezone.utc),
         **common,
+    )
+    scheduler.add_job(
+        _in_app_context(app, take_back_due_records, "take-back"), "interval",
+        seconds=batch.send_interval_seconds, id="take-back", name="take-back", **common,
     )
     if checks:
         scheduler.add_job(
