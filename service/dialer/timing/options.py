@@ -2,7 +2,7 @@
 types the service refuses to call, checked when the message is sent (never at publish time)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 import phonenumbers
@@ -32,7 +32,7 @@ def _aware(name: str, value: Any, now: datetime, errors: dict[str, list[str]]) -
     if value - now > MAX_AHEAD:
         errors[name] = [f"{name} must be at most {MAX_AHEAD.days} days ahead."]
         return None
-    return value
+    return value.astimezone(timezone.utc)
 
 
 def timing_fields(send_at: Any, valid_until: Any, calling_hours: Any, now: datetime,
