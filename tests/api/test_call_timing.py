@@ -178,3 +178,21 @@ def test_an_allowed_type_can_be_added(timed):
     _, send, _, _ = timed(allowed_number_types=frozenset({"MOBILE", "TOLL_FREE"}))
     assert send(recipient=_example("TOLL_FREE")).status_code == 201
     assert send(recipient=_example("FIXED_LINE")).status_code == 422
+
+
+
+def test_bulk_and_template_sends_take_the_timing_fields(make_app, auth):
+    app = make_app()
+    ManualClock(MONDAY_NOON).install(app)
+    client = app.test_client()
+    at = (MONDAY_NOON + timedelta(hours=2)).isoformat()
+    bulk = client.post("/api/v1/messages/bulk", headers=auth, json={
+        "recipients": [RECIPIENT, "+420777123457"], "content": "Hi.", "send_at": at, "calling_hours": "mon 08:00-20:00"})
+    assert [(m["state"], m["scheduled_until"], m["calling_hours"]) for m in bulk.json["items"]] == [
+        ("SCHEDULED", at, "mon 08:00-20:00")] * 2
+    assert client.post("/api/v1/templates", headers=auth, json={"slug": "due", "body": "Pay {{ n }}."}).status_code == 201
+    sent = client.post("/api/v1/templates/due/send", headers=auth, json={
+        "recipient": RECIPIENT, "context_data": {"n": 5}, "send_at": at, "valid_until": "2026-12-07T18:00:00Z"})
+    assert sent.status_code == 201
+    assert (sent.json["state"], sent.json["content"], sent.json["valid_until"]) == (
+        "SCHEDULED", "Pay 5.", "2026-12-07T18:00:00+00:00")
