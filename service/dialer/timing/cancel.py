@@ -19,8 +19,8 @@ from service.dialer.timing.withdrawal import (
     take_back,
 )
 from service.errors import ConflictError, InvalidInputError
-from service.extensions import db, end_transaction
-from service.infrastructure.transactions import transaction
+from service.extensions import db
+from service.infrastructure.transactions import end_transaction, transaction
 from service.models.message import DialerMessage
 
 # Most messages one filtered cancel handles; a caller repeats the request while `more` is true.

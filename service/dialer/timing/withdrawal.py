@@ -19,8 +19,8 @@ from sqlalchemy import and_, or_, select
 from service.backends.base import ProviderError
 from service.dialer.runtime import current_backend, now
 from service.errors import BackendNotSupportedError, exception_origin
-from service.extensions import db, end_transaction
-from service.infrastructure.transactions import transaction
+from service.extensions import db
+from service.infrastructure.transactions import end_transaction, transaction
 from service.models.message import DialerMessage
 from service.models.state_machine import record_decision, transition
 from service.models.states import DialerMessageState as S
