@@ -196,3 +196,22 @@ def test_bulk_and_template_sends_take_the_timing_fields(make_app, auth):
     assert sent.status_code == 201
     assert (sent.json["state"], sent.json["content"], sent.json["valid_until"]) == (
         "SCHEDULED", "Pay 5.", "2026-12-07T18:00:00+00:00")
+
+
+def test_at_an_opening_scheduled_messages_are_published_in_priority_order(make_app, auth):
+    from config import BatchConfig
+
+    app = make_app(batch=BatchConfig(size=1))
+    clock = ManualClock(MONDAY_NOON).install(app)
+    client = app.test_client()
+    at = (MONDAY_NOON + timedelta(hours=1)).isoformat()
+    ids = {priority: client.post("/api/v1/messages", headers=auth, json={
+        "recipient": RECIPIENT, "content": "Hi.", "priority": priority, "send_at": at}).json["id"]
+        for priority in (3, 1, 2)}
+    clock.advance(hours=1)
+    states = []
+    for _ in range(3):
+        with app.app_context():
+            assert publish_due_messages(max_batches=1).claimed == 1
+        states.append({p: client.get(f"/api/v1/messages/{i}", headers=auth).json["state"] for p, i in ids.items()})
+    assert [sorted(p for p, s in row.items() if s == "DEBUG") for row in states] == [[1], [1, 2], [1, 2, 3]]

@@ -20,8 +20,9 @@ SECRET = "webhook-secret-1"
 def setup(make_app, daktela_settings, simulator, auth):
     """(app, client, clock) with the Daktela backend on the simulator and a clock the test moves."""
 
-    def make(batch_sending=False, **timing):
-        app = make_app(sender_backend="daktela", daktela=daktela_settings(webhook_secrets=(SECRET,)),
+    def make(batch_sending=False, daktela_timeout=0.5, **timing):
+        app = make_app(sender_backend="daktela",
+                       daktela=daktela_settings(webhook_secrets=(SECRET,), timeout_seconds=daktela_timeout),
                        batch=BatchConfig(sending=batch_sending, retry_base_seconds=0.01, retry_max_seconds=0.02),
                        timing=TimingConfig(**timing))
         clock = ManualClock(utcnow()).install(app)
@@ -180,7 +181,35 @@ def test_the_python_api_cancels_and_records_its_channel(setup, simulator, auth):
         message = send(RECIPIENT, "Hi.")
         assert message.state.value == "READY"
         assert cancel(message).value == "cancelled"
-        db.session.refresh(message)
         assert message.state.value == "CANCELLED" and not held(simulator, message.id)
     events = client.get(f"/api/v1/messages/{message.id}/events", headers=auth).json["items"]
     assert events[-1]["payload"] == {"channel": "python"}
+
+
+def test_a_call_that_starts_while_its_record_is_removed_is_not_reported_cancelled(setup, simulator, auth):
+    import threading
+    import time
+
+    app, client, _ = setup(daktela_timeout=5)
+    body = post(client, auth, "/api/v1/messages", json={"recipient": RECIPIENT, "content": "Hi."}).json
+    name = f"test_{body['id']}"
+    sim = simulator.simulator
+    sim.latency_seconds = 1.0  # the DELETE is held this long before it removes the record
+    answer = {}
+    cancelling = threading.Thread(target=lambda: answer.update(
+        response=post(app.test_client(), auth, f"/api/v1/messages/{body['id']}/cancel")))
+    cancelling.start()
+    deadline = time.monotonic() + 10
+    while not any(e["method"] == "DELETE" for e in list(sim.request_log)):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    # Daktela starts the call while our DELETE is under way, and its webhook arrives first.
+    record = sim.play_call(name, action=3)
+    hook = client.post("/webhooks/daktela", headers={"X-Webhook-Secret": SECRET},
+                       json={"name": name, "action": "3", "edited": record["edited"]})
+    assert hook.status_code in (200, 202)
+    cancelling.join(10)
+    response = answer["response"]
+    assert response.status_code == 409 and response.json["errors"] == {"state": "CALL_IN_PROGRESS"}
+    after = client.get(f"/api/v1/messages/{body['id']}", headers=auth).json
+    assert after["state"] == "CALL_IN_PROGRESS" and after["pending_take_back"] is None

@@ -44,6 +44,8 @@ def _cancel_batch(ids: list[int], channel: str) -> tuple[dict[int, CancelOutcome
     for message in removing:
         if message.state.value == "CANCELLED":
             outcomes[message.id] = CancelOutcome.CANCELLED
+        elif message.withdrawal is None:  # its call started while the record was being removed
+            outcomes[message.id] = CancelOutcome.REFUSED
     return outcomes, messages
 
 
@@ -68,7 +70,8 @@ def cancel_message(message_id: int, channel: str = "api") -> tuple[DialerMessage
 
 
 def cancel(message: DialerMessage) -> CancelOutcome:
-    """The Python API: cancel `message` (a DialerMessage or its id) and refresh it."""
+    """The Python API: cancel `message` (a DialerMessage or its id); a DialerMessage of the current
+    session shows its new state afterwards. NotCancellableError once its call is in progress."""
     message_id = message if isinstance(message, int) else message.id
     _, outcome = cancel_message(message_id, channel="python")
     return outcome
