@@ -214,6 +214,61 @@ class BatchConfig:
         )
 
 
+DEFAULT_ALLOWED_NUMBER_TYPES = frozenset(
+    {"MOBILE", "FIXED_LINE", "FIXED_LINE_OR_MOBILE", "VOIP", "PERSONAL_NUMBER"}
+)
+
+
+def _parse_number_types(value: str) -> frozenset[str]:
+    import phonenumbers
+
+    known = {name for name in vars(phonenumbers.PhoneNumberType) if name.isupper()}
+    names = {item.upper() for item in _split_list(value)}
+    unknown = sorted(names - known)
+    if unknown or not names:
+        raise ConfigError(f"DIALER_ALLOWED_NUMBER_TYPES must name types among {', '.join(sorted(known))}, "
+                          f"got {value!r}")
+    return frozenset(names)
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    """When calls may happen and to whom (DIALER_CALLING_HOURS and the other timing settings)."""
+
+    calling_hours: str | None = None
+    timezone: str = "UTC"
+    skip_public_holidays: bool = False
+    default_validity_hours: int | None = None
+    recipient_daily_limit: int | None = None
+    allowed_number_types: frozenset[str] = DEFAULT_ALLOWED_NUMBER_TYPES
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "TimingConfig":
+        from service.dialer.timing.hours import CallingHoursError, parse_calling_hours
+
+        read = _Environment(env)
+        hours = env.get("DIALER_CALLING_HOURS", "").strip() or None
+        if hours is not None:
+            try:
+                parse_calling_hours(hours)
+            except CallingHoursError as exc:
+                raise ConfigError(f"DIALER_CALLING_HOURS: {exc}") from None
+        zone = env.get("DIALER_TIMEZONE", "").strip() or cls.timezone
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"DIALER_TIMEZONE must be a time zone such as Europe/Prague, got {zone!r}") from None
+        validity = read.integer("DIALER_DEFAULT_VALIDITY_HOURS", 0)
+        limit = read.integer("DIALER_RECIPIENT_DAILY_LIMIT", 0)
+        types = env.get("DIALER_ALLOWED_NUMBER_TYPES", "").strip()
+        return cls(
+            calling_hours=hours, timezone=zone,
+            skip_public_holidays=read.boolean("DIALER_SKIP_PUBLIC_HOLIDAYS", cls.skip_public_holidays),
+            default_validity_hours=validity or None, recipient_daily_limit=limit or None,
+            allowed_number_types=_parse_number_types(types) if types else cls.allowed_number_types,
+        )
+
+
 @dataclass(frozen=True)
 class Config:
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
@@ -235,6 +290,7 @@ class Config:
     daktela: DaktelaConfig = field(default_factory=DaktelaConfig)
     batch: BatchConfig = field(default_factory=BatchConfig)
     status: StatusCheckConfig = field(default_factory=StatusCheckConfig)
+    timing: TimingConfig = field(default_factory=TimingConfig)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -266,6 +322,7 @@ class Config:
             daktela=DaktelaConfig.from_env(env),
             batch=BatchConfig.from_env(env),
             status=StatusCheckConfig.from_env(env),
+            timing=TimingConfig.from_env(env),
         )
         config.validate()
         return config

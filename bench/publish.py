@@ -12,6 +12,12 @@ simulator in another process (so it does not share our GIL):
 - inline: send() per message, as the API does without batch sending.
 
 Prints a table of medians and writes it to bench/RESULTS.md.
+
+    .venv/bin/python bench/publish.py --scheduled [--repeats 3] [--database-url URL]
+
+Scheduled messages (call timing): one publish run with 1,000 messages due now, next to
+100,000 SCHEDULED for tomorrow's opening, against the same run with none scheduled (the
+baseline), alternating in one run: its time and SQL statements should be those of the 1,000.
 """
 from __future__ import annotations
 
@@ -125,6 +131,94 @@ def run_scenario(scenario: str, n: int, database_url: str) -> dict:
             "records": stats["records"]}
 
 
+DUE, SCHEDULED = 1000, 100_000
+
+
+def store_scheduled(count: int) -> None:
+    """`count` SCHEDULED messages due at tomorrow's opening, inserted in bulk."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from service.extensions import db
+    from service.models import DialerMessage
+    from service.models.types import utcnow
+
+    opening = utcnow().replace(hour=7, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    rows = [{"recipient": f"+4207771{i:05d}", "content": f"Tomorrow {i}", "state": "SCHEDULED",
+             "next_attempt_at": opening, "send_at": opening, "extra_data": {}, "extra_sender_data": {},
+             "is_final_state": False, "priority": 3, "is_autodialer": True, "number_of_send_attempts": 0,
+             "number_of_status_check_attempts": 0} for i in range(count)]
+    for start in range(0, count, 10_000):
+        db.session.execute(insert(DialerMessage), rows[start:start + 10_000])
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("ANALYZE dialer_message")
+
+
+def run_scheduled_case(scheduled: int, database_url: str) -> dict:
+    """Child process: a publish run of DUE messages with `scheduled` others waiting for tomorrow."""
+    from sqlalchemy import event
+
+    from service.dialer.publishing import publish_due_messages
+    from service.extensions import db
+
+    app = make_app(database_url, batch_sending=True)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        requests.post(f"{SIM_URL}/_simulator/reset", timeout=5)
+        store_scheduled(scheduled)
+        store_waiting(DUE)
+        statements = []
+        event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(1))
+        started = time.perf_counter()
+        report = publish_due_messages()
+        elapsed = time.perf_counter() - started
+        assert report.claimed == DUE and report.states == {"READY": DUE}, report
+        db.drop_all()
+    return {"scheduled": scheduled, "seconds": elapsed, "statements": len(statements)}
+
+
+def scheduled_table(rows: list[dict]) -> str:
+    lines = ["| case | due | scheduled | publish run s (median) | vs baseline | SQL statements | vs baseline |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    base = next(r for r in rows if r["scheduled"] == 0)
+    for r in rows:
+        name = "baseline (none scheduled)" if r["scheduled"] == 0 else "100,000 scheduled for tomorrow"
+        lines.append(f"| {name} | {DUE:,} | {r['scheduled']:,} | {r['seconds']:.3f} | "
+                     f"{r['seconds'] / base['seconds']:.2f}x | {r['statements']} | "
+                     f"{r['statements'] / base['statements']:.2f}x |")
+    return "\n".join(lines)
+
+
+def run_scheduled(args, database_url: str) -> None:
+    simulator = start_simulator(0)
+    runs: dict[int, list[dict]] = {0: [], SCHEDULED: []}
+    try:
+        for _ in range(args.repeats):
+            for scheduled in runs:  # alternating: both cases see the same machine
+                output = subprocess.run(
+                    [sys.executable, __file__, "--scheduled-case", str(scheduled), "--database-url", database_url],
+                    cwd=ROOT, capture_output=True, text=True, check=True).stdout
+                runs[scheduled].append(json.loads(output.strip().splitlines()[-1]))
+                print(f"scheduled={scheduled}: {runs[scheduled][-1]}", flush=True)
+    finally:
+        simulator.terminate()
+        simulator.wait(timeout=10)
+    rows = [{"scheduled": s, "seconds": statistics.median(r["seconds"] for r in rs),
+             "statements": int(statistics.median(r["statements"] for r in rs))} for s, rs in runs.items()]
+    result = scheduled_table(rows)
+    print("\n" + result)
+    if not args.no_write:
+        database = "PostgreSQL" if database_url.startswith("postgres") else "SQLite"
+        write_section(f"Publishing next to scheduled messages (bench/publish.py --scheduled, {database})",
+                      f"{database}; median of {args.repeats} runs of each case, alternating in one run, each in a "
+                      "fresh process and database; simulator at 0 ms in its own process; batches of 100. "
+                      "Statements are every SQL statement the publish run sent.", result)
+
+
 def start_simulator(latency_ms: float) -> subprocess.Popen:
     process = subprocess.Popen([sys.executable, "-m", "daktela_simulator", "--port", str(PORT), "--token", TOKEN,
                                 "--latency-ms", str(latency_ms)],
@@ -160,8 +254,17 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
     parser.add_argument("--scenario", choices=SCENARIOS, help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
+    parser.add_argument("--scheduled", action="store_true",
+                        help="1,000 due next to 100,000 scheduled, against 1,000 due alone")
+    parser.add_argument("--scheduled-case", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     database_url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
+    if args.scheduled_case is not None:
+        print(json.dumps(run_scheduled_case(args.scheduled_case, database_url)))
+        return
+    if args.scheduled:
+        run_scheduled(args, database_url)
+        return
     if args.scenario:
         print(json.dumps(run_scenario(args.scenario, args.sizes[0], database_url)))
         return

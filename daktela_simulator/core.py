@@ -68,7 +68,8 @@ class Simulator:
         self.random = random.Random(seed)
         self.hooks: list[Hook] = []
         self.webhooks_enabled = True
-        self.stats = {"requests": 0, "connections": 0, "creates": 0, "faults": 0, "webhooks": 0}
+        self.stats = {"requests": 0, "connections": 0, "creates": 0, "deletes": 0, "faults": 0,
+                      "webhooks": 0}
         self.create_attempts: Counter[str] = Counter()
         self.request_log: deque[dict] = deque(maxlen=2000)
         self._pusher = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sim-webhook")
@@ -185,7 +186,9 @@ class Simulator:
         return snapshot
 
     def delete(self, name: str) -> bool:
+        """Remove the record; `stats["deletes"]` counts every DELETE, of a record held or not."""
         with self.lock:
+            self.stats["deletes"] += 1
             return self.records.pop(name, None) is not None
 
     def play_call(self, name: str, action: Any = 5, statuses=(), nextcall=None, call_id=None) -> Optional[dict]:

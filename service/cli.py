@@ -7,6 +7,7 @@ from service.dialer.idempotency import purge_expired_keys
 from service.dialer.publishing import publish_due_messages
 from service.dialer.retention import purge_old_events
 from service.dialer.runtime import dialer_config
+from service.dialer.timing.withdrawal import take_back_due_records
 from service.dialer.tracking import check_message_states
 
 dialer_cli = AppGroup("dialer", help="Dialer message service commands.")
@@ -25,6 +26,12 @@ def worker_command() -> None:
 def send_batch_command(max_batches) -> None:
     """Publish the messages that are due now (WAITING, or ERROR_RETRY past its back-off)."""
     click.echo(str(publish_due_messages(max_batches=max_batches)))
+
+
+@dialer_cli.command("take-back")
+def take_back_command() -> None:
+    """Remove the provider's records of cancelled and expired messages not yet dialled, once."""
+    click.echo(f"took back {take_back_due_records()} messages")
 
 
 @dialer_cli.command("check-status")

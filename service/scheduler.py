@@ -18,7 +18,8 @@ from flask import Flask
 from service.dialer.idempotency import purge_expired_keys
 from service.dialer.publishing import publish_due_messages
 from service.dialer.retention import purge_old_events
-from service.dialer.runtime import dialer_config
+from service.dialer.runtime import current_backend, dialer_config
+from service.dialer.timing.withdrawal import take_back_due_records
 from service.dialer.tracking import can_check_message_states, check_message_states
 from service.errors import exception_origin
 
@@ -46,6 +47,7 @@ def build_scheduler(app: Flask, stop: threading.Event | None = None) -> Blocking
     with app.app_context():
         batch, status = dialer_config().batch, dialer_config().status
         checks = can_check_message_states()
+        can_take_back = current_backend().can_remove_records()
     # APScheduler logs every run at INFO; our jobs log what they did.
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     scheduler = BlockingScheduler(timezone=timezone.utc)
@@ -55,6 +57,11 @@ def build_scheduler(app: Flask, stop: threading.Event | None = None) -> Blocking
         seconds=batch.send_interval_seconds, id="publish", name="publish", next_run_time=datetime.now(timezone.utc),
         **common,
     )
+    if can_take_back:
+        scheduler.add_job(
+            _in_app_context(app, take_back_due_records, "take-back"), "interval",
+            seconds=batch.send_interval_seconds, id="take-back", name="take-back", **common,
+        )
     if checks:
         scheduler.add_job(
             _in_app_context(app, check_message_states, "check-status"), "interval",

@@ -39,8 +39,14 @@ def authenticate_request() -> None:
     g.api_key_hash = api_key_digest(presented)
 
 
+# Actions that take no body (e.g. POST /messages/<id>/cancel): an empty request needs no JSON type.
+BODILESS_ENDPOINTS = frozenset({"messages.cancel_one_message"})
+
+
 def require_json_body() -> None:
     if request.method in BODY_METHODS and not request.is_json:
+        if request.endpoint in BODILESS_ENDPOINTS and not request.content_length:
+            return
         raise UnsupportedMediaTypeError()
 
 

@@ -5,9 +5,12 @@ from service.api.auth import guard_api_request
 from service.api.idempotency import idempotent
 from service.dialer.messages import MessageFilter, get_message, list_message_events, list_messages
 from service.dialer.sending import send_bulk, send_message
+from service.dialer.timing.cancel import cancel_matching, cancel_message
 from service.schemas.messages import (
     BulkMessageCreateSchema,
     BulkMessageListSchema,
+    MessageCancelFilterSchema,
+    MessageCancelReportSchema,
     MessageCreateSchema,
     MessageEventListSchema,
     MessageListSchema,
@@ -76,3 +79,28 @@ def read_message(message_id):
 def read_message_events(query, message_id):
     """A message's history: every observation of its call, applied or ignored, oldest first"""
     return list_message_events(message_id, query["cursor"], query["limit"])
+
+
+@blp.route(f"/<{MESSAGE_ID}>/cancel", methods=["POST"])
+@blp.response(200, MessageSchema)
+@blp.alt_response(409, description="A call is in progress, or the message is final otherwise")
+def cancel_one_message(message_id):
+    """Cancel a message that has not been dialled yet
+
+    CANCELLED at once when it was not published; when it was, after the provider's record is
+    removed (`pending_take_back` shows a removal the worker still retries). Repeating is harmless.
+    """
+    message, _ = cancel_message(message_id, channel="api")
+    return message
+
+
+@blp.route("/cancel", methods=["POST"])
+@blp.arguments(MessageCancelFilterSchema)
+@blp.response(200, MessageCancelReportSchema)
+def cancel_messages(data):
+    """Cancel every cancellable message matching a filter
+
+    Give `tag`, `template_slug`, or `content_type` and `object_id`. At most 1,000 messages per
+    request: repeat while `more` is true.
+    """
+    return cancel_matching(MessageFilter(**data), channel="api").as_dict()

@@ -89,6 +89,20 @@ class DialerBackend:
             f"The dialer backend {self.dotted_path()} cannot look published messages up."
         )
 
+    @classmethod
+    def can_remove_records(cls) -> bool:
+        """True when this backend implements `remove_record` (published calls can be taken back)."""
+        return cls.remove_record is not DialerBackend.remove_record
+
+    def remove_record(self, message: "DialerMessage") -> None:
+        """Take a published message back from the provider so that it is never dialled; a record
+        the provider does not hold (already gone, or never created) counts as removed. Raises
+        ProviderError when the provider could not be asked or refused. Must not touch the database
+        or change the message."""
+        raise BackendNotSupportedError(
+            f"The dialer backend {self.dotted_path()} cannot take published messages back."
+        )
+
     # -- tracking (optional) --------------------------------------------------
     #: The path segment of the backend's webhook: POST /webhooks/<webhook_name>.
     webhook_name: Optional[str] = None

@@ -1,5 +1,6 @@
 """Business logic of the dialer: sending, templates, reading messages."""
 from service.dialer.sending import send
 from service.dialer.templates import send_template
+from service.dialer.timing.cancel import cancel
 
-__all__ = ["send", "send_template"]
+__all__ = ["cancel", "send", "send_template"]

@@ -55,7 +55,7 @@ def _related_condition(content_type: str, object_id: str):
     )
 
 
-def _conditions(filters: MessageFilter) -> list:
+def message_conditions(filters: MessageFilter) -> list:
     if (filters.content_type is None) != (filters.object_id is None):
         raise InvalidInputError(
             errors={"object_id": ["Filter by content_type and object_id together."]}
@@ -76,7 +76,7 @@ def _conditions(filters: MessageFilter) -> list:
 
 def list_messages(filters: MessageFilter, cursor: Optional[str], limit: int) -> Page[DialerMessage]:
     """Newest first; `cursor` is a `next_cursor` from an earlier page."""
-    conditions = _conditions(filters)
+    conditions = message_conditions(filters)
     after_id = decode_cursor(cursor)
     if after_id is not None:
         conditions.append(DialerMessage.id < after_id)

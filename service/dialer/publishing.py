@@ -20,17 +20,19 @@ from sqlalchemy import and_, or_, select, update
 from config import BatchConfig, Config
 from service.backends.base import DialerBackend
 from service.dialer.runtime import current_backend, dialer_config
+from service.dialer.runtime import now as clock_now
+from service.dialer.timing.gate import gate_messages
+from service.dialer.timing.withdrawal import locked_messages, take_back
 from service.errors import exception_origin
 from service.extensions import db
 from service.infrastructure.transactions import end_transaction
 from service.models.message import DialerMessage
 from service.models.state_machine import transition
 from service.models.states import DialerMessageState
-from service.models.types import utcnow
 
 logger = logging.getLogger(__name__)
 
-PUBLISHABLE_STATES = (DialerMessageState.WAITING, DialerMessageState.ERROR_RETRY)
+PUBLISHABLE_STATES = (DialerMessageState.WAITING, DialerMessageState.SCHEDULED, DialerMessageState.ERROR_RETRY)
 PUBLISH_ORDER = (DialerMessage.priority, DialerMessage.created_at, DialerMessage.id)
 
 
@@ -66,7 +68,8 @@ def _past_limits(message: DialerMessage, attempts: int, now: datetime, batch: Ba
     """Why no publish attempt may follow the `attempts` made ("5 attempts", "3600 seconds"), or None."""
     if attempts >= batch.max_number_of_send_attempts:
         return f"{batch.max_number_of_send_attempts} attempts"
-    if (now - message.created_at).total_seconds() >= batch.max_seconds_to_send:
+    # Counted from the first attempt: a message scheduled for later has not been waiting to be sent.
+    if (now - (message.published_at or message.created_at)).total_seconds() >= batch.max_seconds_to_send:
         return f"{batch.max_seconds_to_send} seconds"
     return None
 
@@ -163,38 +166,68 @@ def _confirm(backend: DialerBackend, messages: Sequence[DialerMessage]) -> dict[
         return {}
 
 
+def _gate(messages: Sequence[DialerMessage], now: datetime, config: Config,
+          backend: DialerBackend) -> tuple[list[DialerMessage], list[DialerMessage], list[DialerMessage]]:
+    """(to publish, to confirm, to take back): messages marked for a take-back are not published,
+    and the others are held (scheduled or expired) when they may not be published now. What was
+    decided is committed before any provider call."""
+    taking_back = [m for m in messages if m.withdrawal is not None]
+    confirming = [m for m in messages if m.withdrawal is None and must_confirm(m, now, config.batch, backend)]
+    candidates = [m for m in messages if m.withdrawal is None and m not in confirming]
+    publishing = gate_messages(candidates, now, config.timing)
+    taking_back += [m for m in candidates if m.withdrawal is not None]
+    for message in messages:
+        if message not in publishing and message not in confirming:
+            message.leased_until = None
+    db.session.commit()
+    return publishing, confirming, taking_back
+
+
+def _cancelled_meanwhile(messages: Sequence[DialerMessage]) -> list[DialerMessage]:
+    """Of the messages just published, those a cancel marked while they were being published."""
+    if not messages:
+        return []
+    ids = list(db.session.scalars(select(DialerMessage.id).where(
+        DialerMessage.id.in_([m.id for m in messages]), DialerMessage.withdrawal.is_not(None))))
+    end_transaction()
+    return locked_messages(ids) if ids else []
+
+
 def publish_stored_messages(messages: Sequence[DialerMessage]) -> None:
     """Hand committed messages to the backend with no transaction open, then commit the outcome.
 
     Their attempt is counted already (when it was claimed, or stored to be published now).
+    Messages that may not be published now are held first (see `service.dialer.timing.gate`),
+    and a record a cancel asked for while it was being created is taken back after the commit.
     """
     end_transaction()
     if not messages:
         return
     backend = current_backend()
     config = dialer_config()
-    now = utcnow()
-    confirming = [m for m in messages if must_confirm(m, now, config.batch, backend)]
-    publishing = [m for m in messages if m not in confirming]
-    for message in messages:
+    publishing, confirming, taking_back = _gate(messages, clock_now(), config, backend)
+    for message in publishing + confirming:
         message.next_attempt_at = None
+        message.leased_until = None
     if publishing:
         _publish(backend, publishing)
     held = _confirm(backend, confirming) if confirming else {}
-    now = utcnow()
+    now = clock_now()
     can_confirm = backend.can_confirm_published()
     for message in publishing:
         settle_after_publish(message, now, config, can_confirm)
     for message in confirming:
         settle_after_confirming(message, held.get(message.id), now, config)
     db.session.commit()
+    take_back(taking_back + _cancelled_meanwhile(publishing + confirming))
 
 
 def _due(now: datetime):
-    return and_(
-        DialerMessage.state.in_(PUBLISHABLE_STATES),
-        or_(DialerMessage.next_attempt_at.is_(None), DialerMessage.next_attempt_at <= now),
-    )
+    # Two index range scans of (state, next_attempt_at), so scheduled messages that are not due
+    # are never read: a publish run costs the same with 100,000 of them waiting (bench/publish.py).
+    publishable = DialerMessage.state.in_(PUBLISHABLE_STATES)
+    return or_(and_(publishable, DialerMessage.next_attempt_at.is_(None)),
+               and_(publishable, DialerMessage.next_attempt_at <= now))
 
 
 def claim_due_messages(limit: int) -> list[DialerMessage]:
@@ -204,7 +237,7 @@ def claim_due_messages(limit: int) -> list[DialerMessage]:
     conditional UPDATE takes only rows that are still due, so two workers
     never lease the same message.
     """
-    now = utcnow()
+    now = clock_now()
     candidates = (
         select(DialerMessage.id)
         .where(_due(now))
@@ -220,7 +253,7 @@ def claim_due_messages(limit: int) -> list[DialerMessage]:
             update(DialerMessage)
             .where(DialerMessage.id.in_(ids), _due(now))
             # The attempt counts as it starts: one that kills the process still counts.
-            .values(next_attempt_at=lease_until(now), changed_at=now,
+            .values(next_attempt_at=lease_until(now), leased_until=lease_until(now), changed_at=now,
                     number_of_send_attempts=DialerMessage.number_of_send_attempts + 1)
             .returning(DialerMessage.id)
             .execution_options(synchronize_session=False)

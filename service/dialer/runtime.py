@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Callable
 
 from flask import Flask
 
@@ -11,6 +13,7 @@ from service.backends import DialerBackend, load_backend_class
 from service.importing import import_string
 from service.infrastructure.runtime import install, installed
 from service.models.template import AbstractDialerTemplate
+from service.models.types import utcnow
 
 EXTENSION_KEY = "dialer"
 logger = logging.getLogger(__name__)
@@ -21,6 +24,8 @@ class DialerRuntime:
     config: Config
     backend: DialerBackend
     template_model: type[AbstractDialerTemplate]
+    # "Now" (aware UTC) for every scheduling decision; tests install a clock they move.
+    clock: Callable[[], datetime] = utcnow
 
 
 def init_dialer(app: Flask, config: Config) -> DialerRuntime:
@@ -60,3 +65,14 @@ def current_backend() -> DialerBackend:
 
 def template_model() -> type[AbstractDialerTemplate]:
     return dialer_runtime().template_model
+
+
+def now() -> datetime:
+    """The dialer's clock: aware UTC."""
+    return dialer_runtime().clock()
+
+
+def set_clock(app: Flask, clock: Callable[[], datetime]) -> None:
+    """Make `clock` the dialer's "now" on `app` (tests and benchmarks)."""
+    with app.app_context():
+        install(app, EXTENSION_KEY, replace(dialer_runtime(), clock=clock))

@@ -7,6 +7,7 @@ backend recorded. A crash at any point leaves every accepted message stored.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from service.dialer.idempotency import claim_of_new_messages
@@ -14,12 +15,13 @@ from service.dialer.publishing import lease_until, publish_stored_messages
 from service.dialer.recipients import InvalidRecipient, normalize_recipient
 from service.dialer.related import build_related_objects
 from service.dialer.runtime import current_backend, dialer_config
+from service.dialer.runtime import now as clock_now
+from service.dialer.timing.options import number_type_problem, timing_fields
 from service.errors import InvalidInputError
 from service.infrastructure.transactions import transaction
 from service.models.message import PRIORITY_HIGHEST, PRIORITY_LOWEST, DialerMessage
 from service.models.states import DialerMessageState
 from service.models.template import AbstractDialerTemplate
-from service.models.types import utcnow
 
 MAX_CONTENT_LENGTH = 10_000
 MAX_TAG_LENGTH = 255
@@ -34,13 +36,18 @@ def check_content(content: object) -> str:
     return content
 
 
-def _checked_fields(recipient, content, tag, extra_data, priority, is_autodialer) -> dict:
+def _checked_fields(recipient, content, tag, extra_data, priority, is_autodialer, timing) -> dict:
     errors: dict[str, list[str]] = {}
-    values: dict[str, Any] = {}
+    config = dialer_config()
+    values: dict[str, Any] = timing_fields(*timing, clock_now(), config.timing, errors)
     try:
-        values["recipient"] = normalize_recipient(recipient, dialer_config().default_phone_region)
+        values["recipient"] = normalize_recipient(recipient, config.default_phone_region)
     except InvalidRecipient as exc:
         errors["recipient"] = [str(exc)]
+    else:
+        problem = number_type_problem(values["recipient"], config.timing)
+        if problem is not None:
+            errors["recipient"] = [problem]
     try:
         values["content"] = check_content(content)
     except ValueError as exc:
@@ -70,11 +77,19 @@ def build_message(
     priority: int = PRIORITY_LOWEST,
     is_autodialer: bool = True,
     template: Optional[AbstractDialerTemplate] = None,
+    send_at: Optional[datetime] = None,
+    valid_until: Optional[datetime] = None,
+    calling_hours: Optional[str] = None,
 ) -> DialerMessage:
-    """A new, unsaved WAITING message; InvalidInputError names each bad field."""
+    """A new, unsaved WAITING message; InvalidInputError names each bad field. `send_at` and
+    `valid_until` are aware datetimes; `calling_hours` overrides DIALER_CALLING_HOURS."""
     extra_data = dict(extra_data or {})
-    values = _checked_fields(recipient, content, tag, extra_data, priority, is_autodialer)
+    values = _checked_fields(recipient, content, tag, extra_data, priority, is_autodialer,
+                             (send_at, valid_until, calling_hours))
     message = DialerMessage(
+        send_at=values["send_at"],
+        valid_until=values["valid_until"],
+        calling_hours=values["calling_hours"],
         recipient=values["recipient"],
         content=values["content"],
         tag=tag,
@@ -101,10 +116,11 @@ def store_and_publish(messages: Sequence[DialerMessage]) -> None:
     alone unless this process dies before recording the outcome.
     """
     batch_sending = dialer_config().batch.sending
-    now = utcnow()
+    now = clock_now()
     claim_id = claim_of_new_messages()
     for message in messages:
         message.next_attempt_at = None if batch_sending else lease_until(now)
+        message.leased_until = message.next_attempt_at
         # Published now, the first attempt starts with the commit (see claim_due_messages).
         message.number_of_send_attempts = 0 if batch_sending else 1
         message.idempotency_key_id = claim_id
@@ -152,9 +168,11 @@ def _check_bulk_recipients(recipients: Sequence[str]) -> None:
 
 
 def send(recipient, content, related_objects=None, tag=None, *, priority=PRIORITY_LOWEST,
-         is_autodialer=True, **kwargs) -> DialerMessage:
-    """The seed's `send`: extra keyword arguments are stored in `extra_data`."""
+         is_autodialer=True, send_at=None, valid_until=None, calling_hours=None, **kwargs) -> DialerMessage:
+    """The seed's `send`: extra keyword arguments are stored in `extra_data`. `send_at` and
+    `valid_until` (aware datetimes) and `calling_hours` time the call (README, "Call timing")."""
     return send_message(
         recipient, content, related_objects=related_objects, tag=tag, extra_data=kwargs,
-        priority=priority, is_autodialer=is_autodialer,
+        priority=priority, is_autodialer=is_autodialer, send_at=send_at, valid_until=valid_until,
+        calling_hours=calling_hours,
     )

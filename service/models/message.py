@@ -44,6 +44,8 @@ class DialerMessage(TimestampMixin, db.Model):
         Index(None, "state", "is_final_state"),
         Index(None, "state", "next_attempt_at"),
         Index(None, "is_final_state", "next_check_at"),
+        Index(None, "recipient", "published_at"),
+        Index(None, "state", "valid_until"),
     )
 
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
@@ -86,6 +88,18 @@ class DialerMessage(TimestampMixin, db.Model):
     # The Idempotency-Key claim of the API request that created the message,
     # stored in the message's own transaction: a retry after that request died
     # unanswered finds the message instead of sending another.
+    # Call timing: the earliest and latest moments the message may be published (valid_until
+    # also takes back a record not yet dialled), the message's own calling hours (else the
+    # setting's), why a SCHEDULED message waits (until next_attempt_at), when it was handed to
+    # the provider (the recipient's daily limit counts these), the end of a publisher's lease
+    # while it publishes, and a pending take-back ("cancel:<channel>" or "expire") of a record.
+    send_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    valid_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    calling_hours: Mapped[Optional[str]] = mapped_column(String(200))
+    schedule_note: Mapped[Optional[str]] = mapped_column(Text)
+    published_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    leased_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    withdrawal: Mapped[Optional[str]] = mapped_column(String(32), index=True)
     idempotency_key_id: Mapped[Optional[int]] = mapped_column(
         ForeignKey("idempotency_key.id", ondelete="SET NULL"), index=True
     )
@@ -115,7 +129,8 @@ class DialerMessage(TimestampMixin, db.Model):
 VISIBLE_COLUMNS = (
     "sent_at", "recipient", "content", "template_slug", "template_id", "state", "backend", "error",
     "extra_data", "extra_sender_data", "tag", "is_final_state", "priority", "is_autodialer",
-    "number_of_send_attempts", "number_of_status_check_attempts",
+    "number_of_send_attempts", "number_of_status_check_attempts", "send_at", "valid_until", "calling_hours",
+    "schedule_note", "withdrawal",
 )
 
 

@@ -13,9 +13,12 @@ caller commits):
   anything else is recorded and ignored. So any arrival order, with any
   duplicates, ends where the latest final observation (else the latest one)
   says.
-- `transition`: our own decisions (published, retry, gave up, expired,
-  status checks failed), refused once the message is final. Our own final
-  states (ERROR, ERROR_UPDATE, EXPIRED, DEBUG) are never changed again.
+- `transition`: our own decisions (published, retry, gave up, scheduled,
+  expired, cancelled, status checks failed), refused once the message is
+  final. Our own final states (ERROR, ERROR_UPDATE, EXPIRED, DEBUG,
+  CANCELLED) are never changed again.
+- `record_decision`: a decision that changes no state (a take-back of the
+  provider's record requested, or given up because the call had started).
 
 Observations are provider-neutral (a target state, final or not, the provider's
 ordering time): each backend translates its own codes into them (Daktela's
@@ -42,7 +45,7 @@ S = DialerMessageState
 # How far along a call a state is: of two observations with the same ordering key,
 # the final one wins, then the one further along (then a fixed order, so that any
 # arrival order ends the same).
-PROGRESS = {S.WAITING: 0, S.ERROR_RETRY: 0, S.NOT_ASSIGNED: 1, S.READY: 1, S.RESCHEDULED_BY_DIALER: 2,
+PROGRESS = {S.WAITING: 0, S.SCHEDULED: 0, S.ERROR_RETRY: 0, S.NOT_ASSIGNED: 1, S.READY: 1, S.RESCHEDULED_BY_DIALER: 2,
             S.RESCHEDULED: 2, S.CALL_IN_PROGRESS: 3, S.HANGUP: 4, S.HANGUP_BY_DIALER: 4,
             S.HANGUP_BY_CUSTOMER: 4}
 OUTCOME_PROGRESS = 5
@@ -142,7 +145,7 @@ def _rank(final: bool, state: DialerMessageState, sender_data: Mapping[str, Any]
 
 OUR_FINAL_STATES = frozenset(
     {DialerMessageState.ERROR, DialerMessageState.ERROR_UPDATE, DialerMessageState.EXPIRED,
-     DialerMessageState.DEBUG}
+     DialerMessageState.DEBUG, DialerMessageState.CANCELLED}
 )
 
 
@@ -216,4 +219,11 @@ def transition(message: DialerMessage, state: DialerMessageState, *, source: str
     message.state = state
     message.is_final_state = final
     message.error = error
+    return _event(message, decision, source, payload or {})
+
+
+def record_decision(message: DialerMessage, *, source: str, note: str,
+                    payload: Optional[Mapping[str, Any]] = None) -> DialerMessageEvent:
+    """Our own decision that leaves the state as it is, recorded in the message's history."""
+    decision = Decision(True, note, message.state, message.state)
     return _event(message, decision, source, payload or {})

@@ -4,6 +4,7 @@ import enum
 
 class DialerMessageState(str, enum.Enum):
     WAITING = "WAITING"
+    SCHEDULED = "SCHEDULED"
     NOT_ASSIGNED = "NOT_ASSIGNED"
     READY = "READY"
     RESCHEDULED_BY_DIALER = "RESCHEDULED_BY_DIALER"
@@ -23,6 +24,7 @@ class DialerMessageState(str, enum.Enum):
     ERROR = "ERROR"
     ERROR_RETRY = "ERROR_RETRY"
     EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
 
 
 STATE_NAMES = tuple(state.value for state in DialerMessageState)

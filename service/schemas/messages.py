@@ -4,7 +4,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
-from service.dialer.related import MAX_CONTENT_TYPE_LENGTH, MAX_RELATED_OBJECTS
+from service.dialer.related import MAX_CONTENT_TYPE_LENGTH, MAX_OBJECT_ID_LENGTH, MAX_RELATED_OBJECTS
 from service.dialer.sending import MAX_CONTENT_LENGTH, MAX_TAG_LENGTH
 from service.models.message import PRIORITY_HIGHEST, PRIORITY_LOWEST
 from service.models.states import DialerMessageState
@@ -74,6 +74,15 @@ class MessageOptionsSchema(StrictSchema):
         metadata={"description": "1 is the highest priority, 3 the lowest (default)."},
     )
     is_autodialer = StrictBoolean(load_default=True)
+    send_at = UTCDateTime(load_default=None, allow_none=True, metadata={
+        "description": "Publish no earlier than this (ISO 8601 with an offset; without one, UTC). "
+                       "Until then the message is SCHEDULED."})
+    valid_until = UTCDateTime(load_default=None, allow_none=True, metadata={
+        "description": "Never dial after this: a message not yet dialled then becomes EXPIRED "
+                       "(default: DIALER_DEFAULT_VALIDITY_HOURS after it may first be sent)."})
+    calling_hours = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=200),
+                                  metadata={"description": "Overrides DIALER_CALLING_HOURS, in the recipient's "
+                                                           "local time, e.g. `mon-fri 08:00-20:00; sat 09:00-17:00`."})
 
 
 CONTENT = fields.String(
@@ -123,6 +132,39 @@ class MessageSchema(Schema):
     number_of_send_attempts = fields.Integer()
     number_of_status_check_attempts = fields.Integer()
     related_objects = fields.List(fields.Nested(RelatedObjectResultSchema))
+    send_at = fields.DateTime(format="iso", allow_none=True)
+    valid_until = fields.DateTime(format="iso", allow_none=True)
+    calling_hours = fields.String(allow_none=True)
+    scheduled_until = fields.Method("_scheduled_until", metadata={
+        "type": "string", "format": "date-time", "nullable": True,
+        "description": "When a SCHEDULED message is next considered for publishing"})
+    schedule_note = fields.String(allow_none=True, metadata={"description": "Why a SCHEDULED message waits"})
+    pending_take_back = fields.Method("_pending_take_back", metadata={
+        "type": "string", "nullable": True, "enum": ["cancel", "expire", None],
+        "description": "A cancel or expiry waiting for the provider's record to be removed (retried by the worker)"})
+
+    def _scheduled_until(self, message):
+        if message.state != DialerMessageState.SCHEDULED or message.next_attempt_at is None:
+            return None
+        return message.next_attempt_at.isoformat()
+
+    def _pending_take_back(self, message):
+        return message.withdrawal.partition(":")[0] if message.withdrawal else None
+
+
+class MessageCancelFilterSchema(StrictSchema):
+    tag = fields.String(validate=validate.Length(min=1, max=MAX_TAG_LENGTH))
+    template_slug = fields.String(validate=validate.Length(min=1, max=100))
+    content_type = fields.String(validate=validate.Length(min=1, max=MAX_CONTENT_TYPE_LENGTH))
+    object_id = fields.String(validate=validate.Length(min=1, max=MAX_OBJECT_ID_LENGTH))
+
+
+class MessageCancelReportSchema(Schema):
+    matched = fields.Integer(metadata={"description": "Cancellable messages handled by this request"})
+    cancelled = fields.Integer()
+    pending = fields.Integer(metadata={"description": "Cancel pending: the provider's record is being taken back"})
+    refused = fields.Integer(metadata={"description": "Their call started meanwhile"})
+    more = fields.Boolean(metadata={"description": "More messages match: repeat the request"})
 
 
 class MessageListSchema(Schema):
@@ -157,7 +199,7 @@ class MessageQuerySchema(PageQuerySchema):
 class MessageEventSchema(Schema):
     id = fields.Integer()
     created_at = fields.DateTime(format="iso")
-    source = fields.String(metadata={"description": "webhook, poll, lookup or publish"})
+    source = fields.String(metadata={"description": "webhook, poll, lookup, publish, schedule, cancel or expiry"})
     old_state = fields.String(allow_none=True)
     new_state = fields.String(allow_none=True)
     applied = fields.Boolean()

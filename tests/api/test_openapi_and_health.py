@@ -6,6 +6,7 @@ from service.api import messages, templates
 EXPECTED_OPERATIONS = {
     ("/api/v1/messages", "post"), ("/api/v1/messages", "get"), ("/api/v1/messages/bulk", "post"),
     ("/api/v1/messages/{message_id}", "get"), ("/api/v1/messages/{message_id}/events", "get"),
+    ("/api/v1/messages/{message_id}/cancel", "post"), ("/api/v1/messages/cancel", "post"),
     ("/api/v1/templates", "post"),
     ("/api/v1/templates", "get"), ("/api/v1/templates/{slug}", "get"),
     ("/api/v1/templates/{slug}", "put"), ("/api/v1/templates/{slug}", "delete"),

@@ -139,7 +139,8 @@ def test_retries_end_in_error_after_the_maximum_time(daktela_app, simulator):
     batch = BatchConfig(max_seconds_to_send=60, retry_base_seconds=0.01, retry_max_seconds=0.02)
     with daktela_app(batch=batch).app_context():
         message = send(RECIPIENT, "Hello")
-        message.created_at = utcnow() - timedelta(seconds=61)
+        # The time limit counts from the first attempt (published_at), not from creation.
+        message.created_at = message.published_at = utcnow() - timedelta(seconds=61)
         for _ in range(2):
             make_due(message)
             publish_due_messages()

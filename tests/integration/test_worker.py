@@ -41,4 +41,4 @@ def test_the_worker_polls_with_the_backends_own_status_check(make_app, daktela_a
     jobs["check-status"].func()
     assert PollingBackend.checks == ["checked"]
     daktela_jobs = {job.id for job in build_scheduler(daktela_app()).get_jobs()}
-    assert daktela_jobs == {"publish", "check-status", "purge-idempotency-keys"}
+    assert daktela_jobs == {"publish", "check-status", "purge-idempotency-keys", "take-back"}

@@ -162,6 +162,10 @@ class DaktelaDialerBackend(DaktelaTracking, DialerBackend):
         if error is not None and error.retry_after:
             message.next_attempt_at = now + timedelta(seconds=error.retry_after)
 
+    def remove_record(self, message: DialerMessage) -> None:
+        """DELETE campaignsRecords/{name}; a record already gone counts as removed."""
+        self.client.delete_record(self.record_name(message))
+
     def publish_message(self, message: DialerMessage) -> None:
         self.record_outcome(message, self.create_record(self.record_request(message)))
 

@@ -185,6 +185,22 @@ class DaktelaClient:
     def read_record(self, name: str) -> Envelope:
         return self._checked_record(self._request("GET", f"{RECORDS_PATH}/{quote(name, safe='')}.json"))
 
+    def delete_record(self, name: str) -> None:
+        """DELETE the record (204); a record Daktela does not hold (404) counts as deleted."""
+        path = f"{RECORDS_PATH}/{quote(name, safe='')}.json"
+        try:
+            response = self.session.request("DELETE", self.base_url + path, timeout=self.timeout)
+        except requests.Timeout:
+            raise DaktelaTransientError(f"Daktela did not answer within {self.timeout:g} s.") from None
+        except requests.RequestException as exc:
+            raise DaktelaTransientError(f"Could not reach Daktela ({type(exc).__name__}).") from None
+        if response.status_code in (200, 204):
+            return
+        try:
+            parse_envelope(response)
+        except DaktelaNotFoundError:
+            return
+
     def list_records(self, params: Mapping[str, Any]) -> Envelope:
         envelope = self._request("GET", f"{RECORDS_PATH}.json", params=dict(params))
         result = envelope.result
