@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from service import metrics
 from service.dialer.idempotency import claim_of_new_messages
 from service.dialer.publishing import lease_until, publish_stored_messages
 from service.dialer.recipients import InvalidRecipient, normalize_recipient
@@ -114,6 +115,7 @@ def store_and_publish(messages: Sequence[DialerMessage]) -> None:
     except Exception:
         db.session.rollback()
         raise
+    metrics.messages_created(len(messages))
     if not batch_sending:
         publish_stored_messages(messages)
 

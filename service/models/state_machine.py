@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Optional, Protocol
 
+from service import metrics
 from service.models.message import DialerMessage, DialerMessageEvent
 from service.models.states import DialerMessageState
 
@@ -96,6 +97,8 @@ def _event(message: DialerMessage, decision: Decision, source: str,
            payload: Mapping[str, Any]) -> DialerMessageEvent:
     event = DialerMessageEvent(**decision.event_fields(source, payload))
     message.events.add(event)
+    if decision.applied:
+        metrics.state_changed(decision.old_state, decision.new_state)
     return event
 
 
