@@ -119,6 +119,7 @@ def on_starting(server):
     """Set up the metrics folder, and stop at once, in one line, when a port to listen on
     is taken (gunicorn alone retries five times, logging three lines each time)."""
     _prepare_metrics_directory()
+    server.log.info("Metrics folder of this run: %s", os.environ["PROMETHEUS_MULTIPROC_DIR"])
     if os.environ.get("GUNICORN_FD") or os.environ.get("LISTEN_FDS"):
         return  # re-executed or socket-activated: the sockets are already ours
     for address in server.cfg.address:
