@@ -169,6 +169,8 @@ def main() -> int:
         return 1
     commands = _commands(env, with_simulator)
     print(f"Dialer service on http://127.0.0.1:{WEB_PORT}  (API key: {env['DIALER_API_KEYS'].split(',')[0]})")
+    print(f"Prometheus metrics on http://127.0.0.1:{WEB_PORT}/metrics"
+          + ("" if env["METRICS_PUBLIC"].lower() in ("1", "true", "yes", "on") else " (with METRICS_TOKEN)"))
     if with_simulator:
         print(f"Daktela simulator on http://127.0.0.1:{SIMULATOR_PORT}: each call plays out within ~10 s; "
               + ("results come by webhook" if env.get("DEV_WEBHOOKS", "on") != "off"
