@@ -24,9 +24,3 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 api = Api()
-
-
-def end_transaction() -> None:
-    """Commit the session's transaction, if one is open (a read leaves one open)."""
-    if db.session().in_transaction():
-        db.session.commit()

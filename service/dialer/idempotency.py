@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service.errors import ConflictError, InvalidInputError
 from service.extensions import db
+from service.infrastructure.transactions import transaction
 from service.models.idempotency import IdempotencyKey
 from service.models.message import DialerMessage
 from service.models.types import utcnow
@@ -77,16 +78,14 @@ def claim_key(api_key_hash: str, key: str, request_hash: str) -> tuple[Optional[
         record = _find(api_key_hash, key)
         if record is None:
             record = IdempotencyKey(api_key_hash=api_key_hash, key=key, request_hash=request_hash)
-            db.session.add(record)
             try:
-                db.session.commit()
+                with transaction() as session:
+                    session.add(record)
                 return record.id, None
             except IntegrityError:
-                db.session.rollback()
                 continue
-        outcome = _existing_outcome(record, request_hash)
-        db.session.commit()
-        return outcome
+        with transaction():
+            return _existing_outcome(record, request_hash)
     raise ConflictError("A request with this Idempotency-Key is still being processed; retry later.")
 
 
@@ -120,26 +119,26 @@ def _messages_created_under(claim_id: int) -> list[int]:
 
 
 def store_response(claim_id: int, status_code: int, body: Any) -> None:
-    record = db.session.get(IdempotencyKey, claim_id)
-    if record is not None:
-        record.status_code = status_code
-        record.response_body = body
-    db.session.commit()
+    with transaction() as session:
+        record = session.get(IdempotencyKey, claim_id)
+        if record is not None:
+            record.status_code = status_code
+            record.response_body = body
 
 
 def release_claim(claim_id: int) -> None:
     """Free the key of a failed request, unless the request stored messages before it failed."""
-    db.session.rollback()
-    db.session.execute(delete(IdempotencyKey).where(
-        IdempotencyKey.id == claim_id,
-        ~select(DialerMessage.id).where(DialerMessage.idempotency_key_id == claim_id).exists()))
-    db.session.commit()
+    db.session.rollback()  # whatever the failed request left unfinished
+    with transaction() as session:
+        session.execute(delete(IdempotencyKey).where(
+            IdempotencyKey.id == claim_id,
+            ~select(DialerMessage.id).where(DialerMessage.idempotency_key_id == claim_id).exists()))
 
 
 def purge_expired_keys() -> int:
     """Delete keys older than 24 hours; returns how many."""
-    result = db.session.execute(
-        delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - KEEP_KEYS_FOR)
-    )
-    db.session.commit()
+    with transaction() as session:
+        result = session.execute(
+            delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - KEEP_KEYS_FOR)
+        )
     return result.rowcount or 0

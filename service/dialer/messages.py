@@ -9,8 +9,9 @@ from sqlalchemy import and_, select
 
 from service.dialer.related import object_id_as_int
 from service.errors import InvalidInputError, NotFoundError
-from service.extensions import db, end_transaction
+from service.extensions import db
 from service.infrastructure.pagination import Page, decode_cursor, page_from_rows
+from service.infrastructure.transactions import end_transaction
 from service.models.message import DialerMessage, DialerMessageEvent, DialerMessageRelatedObject
 from service.models.states import DialerMessageState
 

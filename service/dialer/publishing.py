@@ -21,7 +21,8 @@ from config import BatchConfig, Config
 from service.backends.base import DialerBackend
 from service.dialer.runtime import current_backend, dialer_config
 from service.errors import exception_origin
-from service.extensions import db, end_transaction
+from service.extensions import db
+from service.infrastructure.transactions import end_transaction
 from service.models.message import DialerMessage
 from service.models.state_machine import transition
 from service.models.states import DialerMessageState

@@ -12,7 +12,7 @@ from typing import Optional
 from sqlalchemy import delete, select
 
 from service.dialer.runtime import dialer_config
-from service.extensions import db
+from service.infrastructure.transactions import transaction
 from service.models.message import DialerMessage, DialerMessageEvent
 from service.models.types import utcnow
 
@@ -35,10 +35,10 @@ def purge_old_events(days: Optional[int] = None, batch: int = PURGE_BATCH) -> in
     )
     total = 0
     while True:
-        ids = list(db.session.scalars(expired))
-        if ids:
-            db.session.execute(delete(DialerMessageEvent).where(DialerMessageEvent.id.in_(ids)))
-        db.session.commit()
+        with transaction() as session:
+            ids = list(session.scalars(expired))
+            if ids:
+                session.execute(delete(DialerMessageEvent).where(DialerMessageEvent.id.in_(ids)))
         total += len(ids)
         if len(ids) < batch:
             return total

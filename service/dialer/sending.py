@@ -16,7 +16,7 @@ from service.dialer.recipients import InvalidRecipient, normalize_recipient
 from service.dialer.related import build_related_objects
 from service.dialer.runtime import current_backend, dialer_config
 from service.errors import InvalidInputError
-from service.extensions import db
+from service.infrastructure.transactions import transaction
 from service.models.message import PRIORITY_HIGHEST, PRIORITY_LOWEST, DialerMessage
 from service.models.states import DialerMessageState
 from service.models.template import AbstractDialerTemplate
@@ -109,12 +109,8 @@ def store_and_publish(messages: Sequence[DialerMessage]) -> None:
         # Published now, the first attempt starts with the commit (see claim_due_messages).
         message.number_of_send_attempts = 0 if batch_sending else 1
         message.idempotency_key_id = claim_id
-    try:
-        db.session.add_all(messages)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    with transaction() as session:
+        session.add_all(messages)
     metrics.messages_created(len(messages))
     if not batch_sending:
         publish_stored_messages(messages)

@@ -10,8 +10,9 @@ from service.dialer.recipients import InvalidRecipient, normalize_recipient
 from service.dialer.runtime import dialer_config, template_model
 from service.dialer.sending import send_message
 from service.errors import ConflictError, InvalidInputError, NotFoundError
-from service.extensions import db, end_transaction
+from service.extensions import db
 from service.infrastructure.pagination import Page, decode_cursor, page_from_rows
+from service.infrastructure.transactions import end_transaction, transaction
 from service.models.message import PRIORITY_LOWEST, DialerMessage
 from service.models.template import AbstractDialerTemplate, register_template_sender
 from service.rendering import TemplateRenderError, TemplateSyntaxProblem, check_template_syntax
@@ -35,11 +36,10 @@ def _checked_body(body: str) -> str:
 
 def create_template(slug: str, body: str, is_active: bool = True) -> AbstractDialerTemplate:
     template = template_model()(slug=slug, body=_checked_body(body), is_active=is_active)
-    db.session.add(template)
     try:
-        db.session.commit()
+        with transaction() as session:
+            session.add(template)
     except IntegrityError:
-        db.session.rollback()
         raise ConflictError(
             "A dialer template with this slug already exists.", errors={"slug": ["Already exists."]}
         ) from None
@@ -47,19 +47,18 @@ def create_template(slug: str, body: str, is_active: bool = True) -> AbstractDia
 
 
 def update_template(slug: str, body: str, is_active: Optional[bool] = None) -> AbstractDialerTemplate:
-    template = get_template(slug)
-    template.body = _checked_body(body)
-    if is_active is not None:
-        template.is_active = is_active
-    db.session.commit()
+    with transaction():
+        template = get_template(slug)
+        template.body = _checked_body(body)
+        if is_active is not None:
+            template.is_active = is_active
     return template
 
 
 def delete_template(slug: str) -> None:
     """Delete a template; messages sent from it keep its slug (their template_id becomes null)."""
-    template = get_template(slug)
-    db.session.delete(template)
-    db.session.commit()
+    with transaction() as session:
+        session.delete(get_template(slug))
 
 
 def list_templates(cursor: Optional[str], limit: int) -> Page[AbstractDialerTemplate]:
@@ -69,7 +68,7 @@ def list_templates(cursor: Optional[str], limit: int) -> Page[AbstractDialerTemp
     if after_id is not None:
         query = query.where(model.id > after_id)
     rows = list(db.session.scalars(query))
-    db.session.commit()
+    end_transaction()
     return page_from_rows(rows, limit)
 
 

@@ -20,3 +20,10 @@ def transaction() -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
+
+
+def end_transaction() -> None:
+    """Commit the session's transaction, if one is open (a read leaves one open): called before
+    anything slow, such as an HTTP call, so no transaction is held across it."""
+    if db.session().in_transaction():
+        db.session.commit()

@@ -1,4 +1,5 @@
-from service.extensions import db, end_transaction
+from service.extensions import db
+from service.infrastructure.transactions import end_transaction
 from service.models import DialerMessage, DialerMessageRelatedObject, IdempotencyKey
 
 

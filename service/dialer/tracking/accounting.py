@@ -13,8 +13,9 @@ from sqlalchemy.orm import noload
 from service.backends.base import DialerBackend
 from service.dialer.publishing import PUBLISHABLE_STATES
 from service.dialer.runtime import dialer_config
-from service.extensions import db, end_transaction
+from service.extensions import db
 from service.infrastructure.locks import select_for_update
+from service.infrastructure.transactions import end_transaction, transaction
 from service.models.message import DialerMessage
 from service.models.state_machine import transition
 from service.models.states import DialerMessageState
@@ -103,39 +104,41 @@ def expire_idle_messages(backend: DialerBackend, report: CheckReport) -> None:
     minutes = dialer_config().status.idle_timeout_minutes
     idle = and_(tracked(), DialerMessage.sent_at <= now - timedelta(minutes=minutes))
     for ids in batches_of_ids(idle):
-        for message in lock_tracked(ids):
-            transition(message, DialerMessageState.EXPIRED, source="poll", final=True,
-                       error=f"No final answer from {backend.provider_name} within {minutes} minutes of sending.")
-            report.expired += 1
-        db.session.commit()
+        with transaction():
+            for message in lock_tracked(ids):
+                transition(message, DialerMessageState.EXPIRED, source="poll", final=True,
+                           error=f"No final answer from {backend.provider_name} within {minutes} minutes "
+                                 "of sending.")
+                report.expired += 1
 
 
 def record_missing(backend: DialerBackend, ids: list[int], report: CheckReport) -> None:
     """The provider answered and holds no record for these tracked messages: ERROR_UPDATE, final."""
     if not ids:
         return
-    for message in lock_tracked(ids):
-        transition(message, DialerMessageState.ERROR_UPDATE, source="lookup", final=True,
-                   error=f"{backend.provider_name} has no record named {backend.record_name_for(message.id)} (404).")
-        report.failed_checks += 1
-    db.session.commit()
+    with transaction():
+        for message in lock_tracked(ids):
+            transition(message, DialerMessageState.ERROR_UPDATE, source="lookup", final=True,
+                       error=f"{backend.provider_name} has no record named "
+                             f"{backend.record_name_for(message.id)} (404).")
+            report.failed_checks += 1
 
 
 def count_failed_checks(ids: list[int], error: str, report: CheckReport) -> None:
     """A failed check never changes the call's state, until there have been too many."""
     now = utcnow()
     status = dialer_config().status
-    for message in lock_tracked(ids):
-        message.number_of_status_check_attempts += 1
-        message.next_check_at = now + timedelta(seconds=status.interval_seconds)
-        report.failed_checks += 1
-        if message.number_of_status_check_attempts >= status.max_failed_checks:
-            transition(message, DialerMessageState.ERROR_UPDATE, source="poll", final=True,
-                       error=f"{message.number_of_status_check_attempts} status checks failed; "
-                             f"the last: {error}")
-        else:
-            message.error = f"Status check failed: {error}"
-    db.session.commit()
+    with transaction():
+        for message in lock_tracked(ids):
+            message.number_of_status_check_attempts += 1
+            message.next_check_at = now + timedelta(seconds=status.interval_seconds)
+            report.failed_checks += 1
+            if message.number_of_status_check_attempts >= status.max_failed_checks:
+                transition(message, DialerMessageState.ERROR_UPDATE, source="poll", final=True,
+                           error=f"{message.number_of_status_check_attempts} status checks failed; "
+                                 f"the last: {error}")
+            else:
+                message.error = f"Status check failed: {error}"
 
 
 def account_for_due_messages(run_ok: bool, last_error: str, report: CheckReport) -> None:
@@ -150,17 +153,18 @@ def account_for_due_messages(run_ok: bool, last_error: str, report: CheckReport)
     )
     if run_ok:
         failing = or_(DialerMessage.number_of_status_check_attempts != 0, DialerMessage.error.is_not(None))
-        db.session.execute(
-            update(DialerMessage).where(due, failing)
-            .values(number_of_status_check_attempts=0, error=None, next_check_at=now + interval, changed_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        # The rest only get their next check: the API shows no change for them.
-        db.session.execute(
-            update(DialerMessage).where(due).values(next_check_at=now + interval)
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
+        with transaction() as session:
+            session.execute(
+                update(DialerMessage).where(due, failing)
+                .values(number_of_status_check_attempts=0, error=None, next_check_at=now + interval,
+                        changed_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            # The rest only get their next check: the API shows no change for them.
+            session.execute(
+                update(DialerMessage).where(due).values(next_check_at=now + interval)
+                .execution_options(synchronize_session=False)
+            )
         return
     for ids in batches_of_ids(due):
         count_failed_checks(ids, last_error, report)

@@ -37,8 +37,9 @@ from service.dialer.tracking.accounting import (
 )
 from service.dialer.tracking.apply import apply_records
 from service.errors import BackendNotSupportedError
-from service.extensions import db, end_transaction
+from service.extensions import db
 from service.infrastructure.locks import exclusive_run
+from service.infrastructure.transactions import end_transaction, transaction
 from service.models.message import DialerMessage, DialerPollState
 from service.models.types import utcnow
 
@@ -58,12 +59,12 @@ def _watermark() -> Optional[str]:
 
 
 def _save_watermark(value: str) -> None:
-    state = db.session.get(DialerPollState, WATERMARK)
-    if state is None:
-        db.session.add(DialerPollState(name=WATERMARK, value=value))
-    else:
-        state.value = value
-    db.session.commit()
+    with transaction() as session:
+        state = session.get(DialerPollState, WATERMARK)
+        if state is None:
+            session.add(DialerPollState(name=WATERMARK, value=value))
+        else:
+            state.value = value
 
 
 def _first_watermark(backend: DialerBackend, report: CheckReport) -> Optional[str]:

@@ -20,6 +20,7 @@ from service.dialer.tracking.apply import apply_records
 from service.dialer.tracking.groups import PendingWebhook, WebhookResult, apply_webhook
 from service.extensions import db
 from service.infrastructure.locks import select_for_update
+from service.infrastructure.transactions import transaction
 from service.models.message import DialerMessage
 from service.models.types import utcnow
 
@@ -76,14 +77,13 @@ def _fetch_and_apply(backend: DialerBackend, message_id: int, name: str) -> Webh
         else:
             # The provider answered and has no such record: the poller would conclude the same, later.
             record_missing(backend, [message_id], CheckReport())
-        message = db.session.get(DialerMessage, message_id)
-        db.session.commit()
-        return WebhookResult(200, "fetched", message_id, message.state.value)
-    message = _locked_message(message_id)
-    if message is None:
-        db.session.rollback()
-        return WebhookResult(202, "unknown record")
-    message.needs_status_lookup = True
-    message.next_check_at = utcnow()
-    db.session.commit()
+        with transaction() as session:
+            state = session.get(DialerMessage, message_id).state
+        return WebhookResult(200, "fetched", message_id, state.value)
+    with transaction():
+        message = _locked_message(message_id)
+        if message is None:
+            return WebhookResult(202, "unknown record")
+        message.needs_status_lookup = True
+        message.next_check_at = utcnow()
     return WebhookResult(202, "queued for a status check", message_id, message.state.value)
