@@ -20,6 +20,8 @@ import time
 from typing import Iterable, Mapping, Optional
 
 from flask import Flask, Response, g, request
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 _DIRECTORY = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
 if _DIRECTORY:
@@ -78,6 +80,35 @@ def state_changed(old_state, new_state) -> None:
     old, new = getattr(old_state, "value", old_state), getattr(new_state, "value", new_state)
     if old != new:
         STATE_CHANGES.labels(from_state=old or "NONE", to_state=new or "NONE").inc()
+
+
+def state_changes_committed(events: Iterable[Mapping]) -> None:
+    """Count the changes of state among history rows (event columns) a committed transaction wrote."""
+    for row in events:
+        if row["applied"]:
+            state_changed(row["old_state"], row["new_state"])
+
+
+_PENDING = "metrics.pending_state_changes"
+
+
+def state_changed_on_commit(session: Optional[Session], old_state, new_state) -> None:
+    """Count a change made on `session`'s objects when the session commits; forgotten if it rolls back."""
+    if session is None:
+        state_changed(old_state, new_state)
+    else:
+        session.info.setdefault(_PENDING, []).append((old_state, new_state))
+
+
+@event.listens_for(Session, "after_commit")
+def _count_committed(session: Session) -> None:
+    for old_state, new_state in session.info.pop(_PENDING, ()):
+        state_changed(old_state, new_state)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def daktela_request(operation: str, outcome: str, seconds: float) -> None:

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Optional, Protocol
 
+from sqlalchemy.orm import object_session
+
 from service import metrics
 from service.models.message import DialerMessage, DialerMessageEvent
 from service.models.states import DialerMessageState
@@ -98,7 +100,7 @@ def _event(message: DialerMessage, decision: Decision, source: str,
     event = DialerMessageEvent(**decision.event_fields(source, payload))
     message.events.add(event)
     if decision.applied:
-        metrics.state_changed(decision.old_state, decision.new_state)
+        metrics.state_changed_on_commit(object_session(message), decision.old_state, decision.new_state)
     return event
 
 

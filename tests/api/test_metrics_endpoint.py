@@ -9,6 +9,7 @@ from service.dialer import send
 from service.dialer.backlog import read_backlog
 from service.extensions import db
 from service.models import DialerMessage, DialerMessageState
+from service.models.state_machine import transition
 from service.models.types import utcnow
 from tests.support.metrics import Scrape, difference
 
@@ -101,3 +102,25 @@ def test_an_empty_backlog_has_no_oldest_age(app):
     assert set(backlog.by_state.values()) == {0}
     assert backlog.oldest_age_seconds == {"unpublished": None, "awaiting_outcome": None}
     assert not scrape(app.test_client()).has("dialer_backlog_oldest_age_seconds", stage="unpublished")
+
+
+def test_a_change_of_state_counts_once_its_transaction_commits_and_never_if_rolled_back(app):
+    def changes():  # scraped in a context of its own (a request in this one would share its session)
+        return scrape(app.test_client()).value("dialer_state_changes_total", from_state="WAITING",
+                                               to_state="ERROR_RETRY")
+
+    with app.app_context():
+        message_id = send("+420777123456", "Hello").id
+    before = changes()
+    with app.app_context():
+        transition(db.session.get(DialerMessage, message_id), DialerMessageState.ERROR_RETRY, source="publish",
+                   error="test")
+        db.session.flush()
+        db.session.rollback()
+    assert changes() == before
+    with app.app_context():
+        transition(db.session.get(DialerMessage, message_id), DialerMessageState.ERROR_RETRY, source="publish",
+                   error="test")
+        db.session.commit()
+        assert db.session.get(DialerMessage, message_id).state == DialerMessageState.ERROR_RETRY
+    assert changes() == before + 1

@@ -17,7 +17,6 @@ from sqlalchemy import BigInteger, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from service import metrics
 from service.infrastructure.locks import lock_rows
 from service.models.message import DialerMessage, DialerMessageEvent
 from service.models.state_machine import Decision, Observation, decide_observation
@@ -59,7 +58,6 @@ class MessageRow:
         if decision.applied:
             # Only then: a repeat or an ignored observation leaves the message as the API showed it.
             self.changed_at = now
-            metrics.state_changed(decision.old_state, decision.new_state)
         event = {"dialer_message_id": self.id, "created_at": now,
                  **decision.event_fields(observation.source, observation.payload)}
         return decision, event
