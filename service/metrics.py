@@ -42,7 +42,8 @@ from prometheus_client.multiprocess import MultiProcessCollector  # noqa: E402
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Webhook results as the webhook answers them, and as they are counted.
 WEBHOOK_RESULTS = {"applied": "applied", "ignored": "ignored", "unknown record": "unknown",
-                   "queued for a status check": "queued", "fetched": "fetched", "refused": "refused"}
+                   "queued for a status check": "queued", "fetched": "fetched", "refused": "refused",
+                   "failed": "failed"}
 POLL_OUTCOMES = ("ok", "failed", "skipped")
 
 HTTP_REQUESTS = Counter("dialer_http_requests", "HTTP requests answered, by route, method and status",
@@ -162,20 +163,25 @@ class _ThisProcess:
         return REGISTRY.collect()
 
 
-def backlog_families(by_state: Mapping[str, int], oldest_ages: Mapping[str, Optional[float]]) -> list:
-    """Gauges of the backlog read at scrape time: messages not final by state, and the age of the
-    oldest one at each stage (absent when there is none)."""
-    backlog = GaugeMetricFamily("dialer_backlog_messages", "Messages not in a final state, by state",
-                                labels=["state"])
-    for state, count in by_state.items():
-        backlog.add_metric([state], count)
+def backlog_families(backlog) -> list:
+    """Gauges of a backlog read at scrape time (`service.dialer.backlog.Backlog`): messages not final
+    by state, and the age of the oldest one at each stage (absent when there is none). `backlog`
+    None: the database could not be read, and only `dialer_backlog_readable` (0) says so."""
+    readable = GaugeMetricFamily("dialer_backlog_readable", "1 when this scrape could read the backlog from "
+                                 "the database, 0 when it could not", value=0 if backlog is None else 1)
+    if backlog is None:
+        return [readable]
+    messages = GaugeMetricFamily("dialer_backlog_messages", "Messages not in a final state, by state",
+                                 labels=["state"])
+    for state, count in backlog.by_state.items():
+        messages.add_metric([state], count)
     oldest = GaugeMetricFamily("dialer_backlog_oldest_age_seconds",
                                "Age of the oldest message not final: unpublished (since created) "
                                "or awaiting its outcome (since sent)", labels=["stage"])
-    for stage, age in oldest_ages.items():
+    for stage, age in backlog.oldest_age_seconds.items():
         if age is not None:
             oldest.add_metric([stage], age)
-    return [backlog, oldest]
+    return [readable, messages, oldest]
 
 
 def exposition(families: Iterable = ()) -> tuple[bytes, str]:

@@ -23,6 +23,5 @@ def _check_access() -> None:
 @blp.route("/metrics", methods=["GET"])
 def scrape():
     _check_access()
-    backlog = read_backlog()
-    body, content_type = exposition(backlog_families(backlog.by_state, backlog.oldest_age_seconds))
+    body, content_type = exposition(backlog_families(read_backlog()))
     return Response(body, content_type=content_type)

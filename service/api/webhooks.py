@@ -56,6 +56,9 @@ def _receive(provider: str):
     except ServiceError:  # no secret, an unreadable body or values: answered 4xx
         metrics.webhook_received("refused")
         raise
+    except Exception:  # the database unavailable (503), or a bug (500): Daktela retries
+        metrics.webhook_received("failed")
+        raise
     metrics.webhook_received(result.result)
     return result.body(), result.status_code
 

@@ -2,11 +2,13 @@
 whichever process changed what. Every query aggregates only messages not yet final (indexed)."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from service.dialer.publishing import PUBLISHABLE_STATES
 from service.dialer.tracking.accounting import tracked
@@ -18,6 +20,7 @@ from service.models.types import utcnow
 # A scrape must not queue up behind a slow database: PostgreSQL stops the queries after this.
 STATEMENT_TIMEOUT_MS = 5000
 NOT_FINAL = DialerMessage.is_final_state.is_(False)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,9 +35,17 @@ def _age(now: datetime, since: Optional[datetime]) -> Optional[float]:
     return None if since is None else max((now - since).total_seconds(), 0.0)
 
 
-def read_backlog(now: Optional[datetime] = None) -> Backlog:
-    """Messages not final by state, and how long the oldest has waited at each stage, as of `now`."""
-    now = now or utcnow()
+def read_backlog(now: Optional[datetime] = None) -> Optional[Backlog]:
+    """Messages not final by state, and how long the oldest has waited at each stage, as of `now`;
+    None when the database cannot tell (unreachable, or slower than the statement timeout)."""
+    try:
+        return _read_backlog(now or utcnow())
+    except SQLAlchemyError as exc:
+        logger.warning("backlog not read for /metrics: %s", type(exc).__name__)
+        return None
+
+
+def _read_backlog(now: datetime) -> Backlog:
     with transaction() as session:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))

@@ -92,6 +92,7 @@ def test_the_backlog_is_every_state_of_the_messages_not_final(app, auth):
     assert backlog.oldest_age_seconds == {"unpublished": 90.0, "awaiting_outcome": 600.0}
     scraped = scrape(client)
     assert scraped.labelled("dialer_backlog_messages", "state") == expected
+    assert scraped.value("dialer_backlog_readable") == 1
     # Scraped now, after `now`: each message has waited longer since.
     assert scraped.value("dialer_backlog_oldest_age_seconds", stage="awaiting_outcome") >= 600
 
@@ -124,3 +125,22 @@ def test_a_change_of_state_counts_once_its_transaction_commits_and_never_if_roll
         db.session.commit()
         assert db.session.get(DialerMessage, message_id).state == DialerMessageState.ERROR_RETRY
     assert changes() == before + 1
+
+
+def test_with_the_database_unreachable_the_counters_are_still_scraped_and_the_backlog_says_unread(
+        make_app, daktela_settings, caplog):
+    from tests.conftest import WEBHOOK_SECRET
+
+    client = make_app(database_url="sqlite:////nonexistent-directory/dialer.sqlite3", metrics_public=True,
+                      sender_backend="daktela", daktela=daktela_settings(webhook_secrets=(WEBHOOK_SECRET,))
+                      ).test_client()
+    before = Scrape(client.get("/metrics").get_data(as_text=True))
+    webhook = client.post("/webhooks/daktela", headers={"X-Webhook-Secret": WEBHOOK_SECRET},
+                          json={"name": "test_1", "action": "5", "edited": "2030-01-01 10:00:00"})
+    response = client.get("/metrics")
+    assert webhook.status_code == 503 and response.status_code == 200
+    after = Scrape(response.get_data(as_text=True))
+    assert difference(before, after, "dialer_webhooks_received_total", result="failed") == 1
+    assert difference(before, after, "dialer_webhooks_received_total") == 1
+    assert after.value("dialer_backlog_readable") == 0 and not after.has("dialer_backlog_messages", state="WAITING")
+    assert "backlog not read for /metrics: OperationalError" in caplog.text

@@ -128,8 +128,9 @@ def test_a_scripted_run_is_counted_as_it_happened(app, simulator, live_server):
     assert delta("dialer_daktela_request_duration_seconds_count") == sum(asked.values())
 
     webhooks = {result: delta("dialer_webhooks_received_total", result=result)
-                for result in ("applied", "ignored", "unknown", "refused", "queued", "fetched")}
-    assert webhooks == {"applied": 2, "ignored": 1, "unknown": 1, "refused": 1, "queued": 1, "fetched": 0}
+                for result in ("applied", "ignored", "unknown", "refused", "queued", "fetched", "failed")}
+    assert webhooks == {"applied": 2, "ignored": 1, "unknown": 1, "refused": 1, "queued": 1, "fetched": 0, "failed": 0}
+    assert delta("dialer_webhooks_received_total") == 6
 
     assert report.applied == 1 and not report.errors and report.requests >= 2
     assert delta("dialer_poll_runs_total", outcome="ok") == 1 and delta("dialer_poll_runs_total") == 1

@@ -76,7 +76,7 @@ def test_unknown_webhook_results_and_methods_cannot_grow_the_label_sets():
     results = {labels["result"] for name, labels, _ in
                ((s.name, s.labels, s.value) for f in REGISTRY.collect() for s in f.samples)
                if name == "dialer_webhooks_received_total"}
-    assert results == {"applied", "ignored", "unknown", "refused", "queued", "fetched", "other"}
+    assert results == {"applied", "ignored", "unknown", "refused", "queued", "fetched", "failed", "other"}
 
 
 def test_the_json_log_format_is_one_object_with_the_request_id():
