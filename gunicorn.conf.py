@@ -59,7 +59,6 @@ class AccessLogger(Logger):
                 atoms[name] = "***"
         return atoms
 
-
     def setup(self, cfg):
         super().setup(cfg)
         if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":

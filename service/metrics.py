@@ -107,9 +107,11 @@ def _count_committed(session: Session) -> None:
         state_changed(old_state, new_state)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_rolled_back(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+@event.listens_for(Session, "after_transaction_end")
+def _forget_uncommitted(session: Session, transaction) -> None:
+    # After after_commit, which counted them; otherwise rolled back or closed, and the changes with it.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def daktela_request(operation: str, outcome: str, seconds: float) -> None:
