@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 BASE_DIR = Path(__file__).resolve().parent
 DEFAULT_SQLITE_PATH = BASE_DIR / "instance" / "dialer.sqlite3"
 APP_ENVS = ("production", "development", "testing")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(RuntimeError):
@@ -281,6 +282,10 @@ class Config:
     max_content_length: int = 1024 * 1024
     bulk_max_recipients: int = 1000
     log_level: str = "INFO"
+    log_format: str = "text"
+    # /metrics: open to a bearer METRICS_TOKEN, or to anyone with METRICS_PUBLIC.
+    metrics_token: str = ""
+    metrics_public: bool = False
     # Connections one process may hold: pool_size kept open, max_overflow more
     # opened on demand. from_env's default overflow lets every thread of a web
     # process (GUNICORN_THREADS, 16) hold one at once.
@@ -316,6 +321,9 @@ class Config:
             default_phone_region=region,
             bulk_max_recipients=read.integer("DIALER_BULK_MAX_RECIPIENTS", cls.bulk_max_recipients),
             log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
+            log_format=_log_format(env),
+            metrics_token=env.get("METRICS_TOKEN", "").strip(),
+            metrics_public=read.boolean("METRICS_PUBLIC", cls.metrics_public),
             database_pool_size=pool_size,
             database_max_overflow=read.integer("DATABASE_MAX_OVERFLOW", max(10, threads - pool_size), minimum=0),
             database_pool_timeout=read.seconds("DATABASE_POOL_TIMEOUT", cls.database_pool_timeout),
@@ -387,6 +395,13 @@ def _sender_backend(env: Mapping[str, str], app_env: str) -> str:
     silently dummy service answers 201 to every send and calls no one."""
     named = env.get("DIALER_SENDER_BACKEND", "").strip()
     return named or ("" if app_env == "production" else Config.sender_backend)
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    value = env.get("LOG_FORMAT", "").strip().lower() or "text"
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be text or json, got {value!r}")
+    return value
 
 
 def _check_region(region: str) -> None:

@@ -14,11 +14,19 @@ gevent's, and psycopg 3 waits cooperatively once it sees select patched. The
 price: a request that computes for long holds up the other requests of its
 process (template rendering is bounded for that reason too).
 gunicorn itself reads WEB_CONCURRENCY (processes, as Heroku sets it) and PORT.
+
+Metrics: every worker writes its Prometheus values to files in
+PROMETHEUS_MULTIPROC_DIR, which a scrape of /metrics adds up (service/metrics.py).
+Without one given, each run of the server makes a new, empty folder and
+removes it when it stops. This file imports nothing of the service: the
+master must not load prometheus-client before that folder is chosen.
 """
 import errno
 import os
+import shutil
 import socket
 import sys
+import tempfile
 
 from gunicorn.glogging import Logger
 from gunicorn.http import wsgi
@@ -51,6 +59,17 @@ class AccessLogger(Logger):
                 atoms[name] = "***"
         return atoms
 
+    def setup(self, cfg):
+        super().setup(cfg)
+        if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+            # The app's own lines are JSON then (service/log_format.py): gunicorn's are too.
+            from pythonjsonlogger.json import JsonFormatter
+
+            for handler in self.error_log.handlers + self.access_log.handlers:
+                handler.setFormatter(JsonFormatter(("asctime", "levelname", "name", "message"),
+                                                   rename_fields={"asctime": "time", "levelname": "level",
+                                                                  "name": "logger"}))
+
 
 logger_class = AccessLogger
 
@@ -81,9 +100,25 @@ def _address_in_use(host: str, port: int) -> bool:
     return False
 
 
+_created_metrics_directory = None
+
+
+def _prepare_metrics_directory() -> None:
+    """The folder the workers write their metrics to: the one given, else a new one for this run."""
+    global _created_metrics_directory
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if given:
+        os.makedirs(given, exist_ok=True)
+        return
+    _created_metrics_directory = tempfile.mkdtemp(prefix="dialer-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_directory
+
+
 def on_starting(server):
-    """Stop at once, in one line, when a port to listen on is taken (gunicorn
-    alone retries five times, logging three lines each time)."""
+    """Set up the metrics folder, and stop at once, in one line, when a port to listen on
+    is taken (gunicorn alone retries five times, logging three lines each time)."""
+    _prepare_metrics_directory()
+    server.log.info("Metrics folder of this run: %s", os.environ["PROMETHEUS_MULTIPROC_DIR"])
     if os.environ.get("GUNICORN_FD") or os.environ.get("LISTEN_FDS"):
         return  # re-executed or socket-activated: the sockets are already ours
     for address in server.cfg.address:
@@ -120,3 +155,15 @@ def post_worker_init(worker):
     """Say when a worker has loaded the app and starts accepting: until then,
     connections the kernel hands to its socket wait in that socket's backlog."""
     worker.log.info("Worker ready (pid: %s)", worker.pid)
+
+
+def child_exit(server, worker):
+    """A worker is gone: prometheus-client drops its live gauges (its counters still count)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _created_metrics_directory:
+        shutil.rmtree(_created_metrics_directory, ignore_errors=True)

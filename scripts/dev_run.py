@@ -10,10 +10,12 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -44,6 +46,7 @@ def _environment() -> tuple[dict, bool]:
     env.setdefault("DIALER_API_KEYS", "dev-key")
     env.setdefault("DIALER_SEND_INTERVAL_SECONDS", "2")
     env.setdefault("DIALER_CHECK_STATUS_INTERVAL_SECONDS", "10")
+    env.setdefault("METRICS_PUBLIC", "true")  # http://127.0.0.1:5000/metrics, on this machine only
     with_simulator = not env.get("DAKTELA_URL")
     if with_simulator:
         env.update({
@@ -166,11 +169,15 @@ def main() -> int:
         return 1
     commands = _commands(env, with_simulator)
     print(f"Dialer service on http://127.0.0.1:{WEB_PORT}  (API key: {env['DIALER_API_KEYS'].split(',')[0]})")
+    print(f"Prometheus metrics on http://127.0.0.1:{WEB_PORT}/metrics"
+          + ("" if env["METRICS_PUBLIC"].lower() in ("1", "true", "yes", "on") else " (with METRICS_TOKEN)"))
     if with_simulator:
         print(f"Daktela simulator on http://127.0.0.1:{SIMULATOR_PORT}: each call plays out within ~10 s; "
               + ("results come by webhook" if env.get("DEV_WEBHOOKS", "on") != "off"
                  else "webhooks off (DEV_WEBHOOKS=off): results come by the poller"))
     processes = {}
+    # One metrics folder for this run, shared by web and worker, so /metrics counts both.
+    metrics_directory = env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="dialer-metrics-")
     try:
         _start(commands, env, processes)
         _watch(processes, parent)
@@ -178,6 +185,7 @@ def main() -> int:
         pass
     finally:
         _stop_all(processes)
+        shutil.rmtree(metrics_directory, ignore_errors=True)
     failed = [name for name, process in processes.items() if process.returncode not in (0, -2, -15, 130)]
     return 1 if failed else 0
 

@@ -14,7 +14,9 @@ from service.cli import register_cli
 from service.dialer.runtime import init_dialer
 from service.errors import register_error_handlers
 from service.extensions import api, db, migrate
+from service.log_format import log_handler
 from service.log_masking import install_secret_masking
+from service.metrics import init_http_metrics
 from service.request_ids import init_request_ids, install_log_record_factory
 from service.security_headers import init_security_headers
 
@@ -26,6 +28,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
     configure_logging(config)
     register_extensions(app)
     init_request_ids(app)
+    init_http_metrics(app)
     init_security_headers(app)
     init_dialer(app, config)
     register_blueprints(app)
@@ -38,10 +41,7 @@ def configure_logging(config: Config) -> None:
     # Masking first: the request-id factory then stays the one on top.
     install_secret_masking()
     install_log_record_factory()
-    logging.basicConfig(
-        level=config.log_level,
-        format="%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s",
-    )
+    logging.basicConfig(level=config.log_level, handlers=[log_handler(config.log_format)])
 
 
 def register_extensions(app: Flask) -> None:

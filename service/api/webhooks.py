@@ -5,6 +5,7 @@ import logging
 from flask import request
 from flask_smorest import Blueprint
 
+from service import metrics
 from service.api.auth import matches_any
 from service.dialer.tracking.webhooks import receive_webhook, webhook_secrets
 from service.errors import AuthenticationError, ServiceError
@@ -49,8 +50,16 @@ def _body() -> dict:
 
 
 def _receive(provider: str):
-    _check_secret(provider)
-    result = receive_webhook(provider, _body())
+    try:
+        _check_secret(provider)
+        result = receive_webhook(provider, _body())
+    except ServiceError:  # no secret, an unreadable body or values: answered 4xx
+        metrics.webhook_received("refused")
+        raise
+    except Exception:  # the database unavailable (503), or a bug (500): Daktela retries
+        metrics.webhook_received("failed")
+        raise
+    metrics.webhook_received(result.result)
     return result.body(), result.status_code
 
 

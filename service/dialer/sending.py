@@ -10,6 +10,7 @@ import json
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from service import metrics
 from service.dialer.idempotency import claim_of_new_messages
 from service.dialer.publishing import lease_until, publish_stored_messages
 from service.dialer.recipients import InvalidRecipient, normalize_recipient
@@ -126,6 +127,7 @@ def store_and_publish(messages: Sequence[DialerMessage]) -> None:
         message.idempotency_key_id = claim_id
     with transaction() as session:
         session.add_all(messages)
+    metrics.messages_created(len(messages))
     if not batch_sending:
         publish_stored_messages(messages)
 

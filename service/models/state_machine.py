@@ -35,6 +35,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Optional, Protocol
 
+from sqlalchemy.orm import object_session
+
+from service import metrics
 from service.models.message import DialerMessage, DialerMessageEvent
 from service.models.states import DialerMessageState
 
@@ -99,6 +102,8 @@ def _event(message: DialerMessage, decision: Decision, source: str,
            payload: Mapping[str, Any]) -> DialerMessageEvent:
     event = DialerMessageEvent(**decision.event_fields(source, payload))
     message.events.add(event)
+    if decision.applied:
+        metrics.state_changed_on_commit(object_session(message), decision.old_state, decision.new_state)
     return event
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
 
+from service import metrics
 from service.backends.base import ProviderError
 
 RECORDS_PATH = "/api/v6/campaignsRecords"
@@ -160,6 +161,23 @@ def parse_envelope(response: requests.Response) -> Envelope:
     raise DaktelaValidationError(f"Daktela refused the record ({status}): {detail}", status)
 
 
+def outcome_of(error: DaktelaError) -> str:
+    """How a failed request is counted in dialer_daktela_requests_total."""
+    if isinstance(error, DaktelaDuplicateNameError):
+        return "duplicate_name"
+    if isinstance(error, DaktelaValidationError):
+        return "refused"
+    if isinstance(error, DaktelaNotFoundError):
+        return "not_found"
+    if error.status in (401, 403):
+        return "unauthorized"
+    if error.status == 429:
+        return "rate_limited"
+    if error.status is not None and error.status >= 500:
+        return "server_error"
+    return "unreadable"
+
+
 class DaktelaClient:
     def __init__(self, base_url: str, access_token: str, timeout: float, pool_size: int = 8):
         self.base_url = base_url.rstrip("/")
@@ -170,20 +188,32 @@ class DaktelaClient:
         self.session.mount("https://", adapter)
         self.session.headers.update({"X-AUTH-TOKEN": access_token, "Accept": "application/json"})
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> Envelope:
+    def _request(self, operation: str, method: str, path: str, check: Callable[[Envelope], Envelope],
+                 **kwargs: Any) -> Envelope:
+        """The checked answer to one request, counted (dialer_daktela_requests_total) by `operation` and outcome."""
+        started, outcome = time.perf_counter(), "ok"
         try:
             response = self.session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
+            return check(parse_envelope(response))
         except requests.Timeout:
+            outcome = "timeout"
             raise DaktelaTransientError(f"Daktela did not answer within {self.timeout:g} s.") from None
         except requests.RequestException as exc:
+            outcome = "unreachable"
             raise DaktelaTransientError(f"Could not reach Daktela ({type(exc).__name__}).") from None
-        return parse_envelope(response)
+        except DaktelaError as exc:
+            outcome = outcome_of(exc)
+            raise
+        finally:
+            metrics.daktela_request(operation, outcome, time.perf_counter() - started)
 
     def create_record(self, payload: Mapping[str, Any]) -> Envelope:
-        return self._checked_record(self._request("POST", f"{RECORDS_PATH}.json", json=dict(payload)))
+        return self._request("create_record", "POST", f"{RECORDS_PATH}.json", self._checked_record,
+                             json=dict(payload))
 
     def read_record(self, name: str) -> Envelope:
-        return self._checked_record(self._request("GET", f"{RECORDS_PATH}/{quote(name, safe='')}.json"))
+        return self._request("read_record", "GET", f"{RECORDS_PATH}/{quote(name, safe='')}.json",
+                             self._checked_record)
 
     def delete_record(self, name: str) -> None:
         """DELETE the record (204); a record Daktela does not hold (404) counts as deleted."""
@@ -202,7 +232,11 @@ class DaktelaClient:
             return
 
     def list_records(self, params: Mapping[str, Any]) -> Envelope:
-        envelope = self._request("GET", f"{RECORDS_PATH}.json", params=dict(params))
+        return self._request("list_records", "GET", f"{RECORDS_PATH}.json", self._checked_list,
+                             params=dict(params))
+
+    @staticmethod
+    def _checked_list(envelope: Envelope) -> Envelope:
         result = envelope.result
         data = result.get("data") if isinstance(result, dict) else None
         if isinstance(data, dict):

@@ -14,6 +14,7 @@ from typing import Iterable
 
 from sqlalchemy import update
 
+from service import metrics
 from service.backends.base import DialerBackend, ProviderRecord
 from service.dialer.publishing import PUBLISHABLE_STATES
 from service.dialer.runtime import dialer_config
@@ -93,6 +94,7 @@ def _apply(news: dict[int, Observation], now: datetime, report: CheckReport) -> 
             else:
                 report.ignored += 1
         write(connection, touched, events)
+    metrics.state_changes_committed(events)
 
 
 def _clear_lookup_flags(ids: set[int]) -> None:

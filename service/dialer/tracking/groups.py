@@ -23,6 +23,7 @@ from typing import Any, Optional, Union
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
+from service import metrics
 from service.dialer.runtime import dialer_config
 from service.dialer.tracking.rows import MessageRow, lock_messages, write
 from service.extensions import db
@@ -110,6 +111,7 @@ def _apply_together(group: list[PendingWebhook]) -> list[WebhookResult]:
             if event is not None:
                 events.append(event)
         write(connection, touched.values(), events)
+    metrics.state_changes_committed(events)
     return results
 
 

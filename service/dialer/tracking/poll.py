@@ -23,6 +23,7 @@ from typing import Optional
 
 from sqlalchemy import and_, func, or_, select
 
+from service import metrics
 from service.backends.base import LOOKUP_BATCH, DialerBackend, ProviderError
 from service.dialer.runtime import current_backend
 from service.dialer.tracking.accounting import (
@@ -130,6 +131,16 @@ def look_up_flagged(backend: DialerBackend, report: CheckReport) -> bool:
     return True
 
 
+def _run(backend: DialerBackend, report: CheckReport) -> None:
+    with exclusive_run("check-dialer-status") as acquired:
+        report.skipped = not acquired
+        if acquired:
+            expire_idle_messages(backend, report)
+            feed_ok = follow_changes(backend, report)
+            lookups_ok = look_up_flagged(backend, report)
+            account_for_due_messages(feed_ok and lookups_ok, report.errors[-1] if report.errors else "", report)
+
+
 def check_dialer_status() -> CheckReport:
     """One poller run (the worker runs it every DIALER_CHECK_STATUS_INTERVAL_SECONDS)."""
     backend = current_backend()
@@ -138,12 +149,12 @@ def check_dialer_status() -> CheckReport:
             f"The dialer backend {backend.dotted_path()} cannot check message states."
         )
     report = CheckReport()
-    with exclusive_run("check-dialer-status") as acquired:
-        if not acquired:
-            report.skipped = True
-            return report
-        expire_idle_messages(backend, report)
-        feed_ok = follow_changes(backend, report)
-        lookups_ok = look_up_flagged(backend, report)
-        account_for_due_messages(feed_ok and lookups_ok, report.errors[-1] if report.errors else "", report)
+    started, completed = time.perf_counter(), False
+    try:
+        _run(backend, report)
+        completed = True
+    finally:
+        metrics.poll_finished(time.perf_counter() - started, skipped=report.skipped,
+                              failed=not completed or bool(report.errors), requests=report.requests,
+                              records_seen=report.records_seen, applied=report.applied)
     return report
