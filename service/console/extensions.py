@@ -1,0 +1,13 @@
+"""The console's Flask extensions, created unbound; `register_console` binds them."""
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+# In-memory counters: right for one process; several processes each count their own
+# attempts (README, "Console"). RATELIMIT_STORAGE_URI points them at a shared store.
+limiter = Limiter(key_func=get_remote_address, storage_uri="memory://")
