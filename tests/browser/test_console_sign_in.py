@@ -15,7 +15,7 @@ def test_right_password_opens_the_dashboard_and_sign_out_closes_it(console, scre
     expect(page).to_have_url(console.url("/console/"))
     expect(page.locator("h1")).to_have_text("Dashboard")
     page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_role("status")).to_have_text("You are signed out.")
+    expect(page.locator(".flash.info")).to_have_text("You are signed out.")
     page.goto(console.url("/console/messages"))
     expect(page.locator("h1")).to_have_text("Sign in")
 
