@@ -27,12 +27,11 @@ class ConsoleSettings:
 
 def register_console(app: Flask, secure_cookies: bool, clock: Optional[Callable] = None) -> None:
     """Bind the console's extensions and blueprint; cookies are `Secure` when `secure_cookies`."""
-    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SECURE", secure_cookies)
-    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("REMEMBER_COOKIE_SECURE", secure_cookies)
+    # Flask's defaults name these keys already, so they are set, not defaulted.
+    app.config.update(
+        WTF_CSRF_CHECK_DEFAULT=False, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=secure_cookies, REMEMBER_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=secure_cookies,
+    )
     app.config.setdefault("CONSOLE_SIGNIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
     app.config.setdefault("CONSOLE_SIGNIN_LIMIT_PER_ADDRESS", "30 per 15 minutes")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "console/translations")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from service.dialer.operators import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
@@ -12,7 +13,7 @@ from service.models.operator import OperatorRole
 
 MAX_CONTEXT_LENGTH = 20_000
 MAX_BODY_LENGTH = 20_000
-ROLE_CHOICES = [(role.value, role.value) for role in OperatorRole]
+ROLE_CHOICES = [SelectChoice(role.value, role.value) for role in OperatorRole]
 
 
 class SignInForm(FlaskForm):

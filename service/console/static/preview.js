@@ -18,7 +18,7 @@
       var note = document.createElement("p");
       note.className = "error";
       note.id = "syntax-error";
-      note.textContent = "Line " + result.line + ": " + source + " — " + result.line_error;
+      note.textContent = form.dataset.lineLabel.replace("{n}", result.line) + ": " + source + " — " + result.line_error;
       lines.appendChild(note);
     }
   }
