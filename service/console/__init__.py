@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from flask import Flask, request
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from service.console import filters
@@ -34,11 +35,15 @@ def register_console(app: Flask, secure_cookies: bool, clock: Optional[Callable]
     )
     app.config.setdefault("CONSOLE_SIGNIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
     app.config.setdefault("CONSOLE_SIGNIN_LIMIT_PER_ADDRESS", "30 per 15 minutes")
+    # In-memory counters: right for one process; several processes each count their own (README, "Console").
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "console/translations")
     app.extensions[EXTENSION_KEY] = ConsoleSettings(clock or utcnow)
     login_manager.init_app(app)
     login_manager.login_view = "console.sign_in"
     login_manager.session_protection = "strong"
+    login_manager.login_message = _l("Sign in to see this page.")
+    login_manager.login_message_category = "info"
     login_manager.user_loader(_load_operator)
     csrf.init_app(app)
     limiter.init_app(app)

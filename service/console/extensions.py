@@ -8,6 +8,5 @@ from flask_wtf.csrf import CSRFProtect
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
-# In-memory counters: right for one process; several processes each count their own
-# attempts (README, "Console"). RATELIMIT_STORAGE_URI points them at a shared store.
-limiter = Limiter(key_func=get_remote_address, storage_uri="memory://")
+# Its storage comes from RATELIMIT_STORAGE_URI, which register_console defaults to memory://.
+limiter = Limiter(key_func=get_remote_address)

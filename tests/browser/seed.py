@@ -29,9 +29,10 @@ def seed_console_data(app, now) -> dict[str, int]:
             message = sent_message(recipient, f"Your appointment is tomorrow ({tag}).", tag=tag,
                                    created_at=moment, sent_at=moment, template_slug="appointment")
             if outcome is not None:
-                apply_observation(message, Observation(source="webhook", state=outcome, final=True,
+                event = apply_observation(message, Observation(source="webhook", state=outcome, final=True,
                                                        edited=moment + timedelta(minutes=2),
                                                        payload={"status": outcome.value}))
+                event.created_at = moment + timedelta(minutes=2)  # on the test's clock, not the wall clock
             db.session.commit()
             ids[recipient] = message.id
         create_template("appointment", "Hello {{ name }}, your appointment is at {{ time }}.")
