@@ -133,3 +133,32 @@ def test_the_compiled_czech_catalogue_matches_its_source():
         po, mo = read_po(source), read_mo(compiled)
     assert {m.id: m.string for m in po if m.id} == {m.id: m.string for m in mo if m.id}
     assert all(m.string for m in po if m.id)
+
+
+def test_the_message_list_pages_with_a_cursor_and_keeps_its_filters(app, client, operator):
+    with app.app_context():
+        for _ in range(51):
+            sent_message(tag="bulk")
+        sent_message(tag="other")
+    sign_in(client, "ops@example.com")
+    first = client.get("/console/messages?tag=bulk").text
+    assert first.count('<td class="state">') == 50
+    older = re.search(r'<a rel="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    assert "tag=bulk" in older
+    second = client.get(older).text
+    assert second.count('<td class="state">') == 1 and 'rel="next"' not in second
+    refused = client.get("/console/messages?cursor=not-a-cursor")
+    assert refused.status_code == 422 and 'id="cursor-errors"' in refused.text
+
+
+def test_an_admin_disables_an_operator_who_then_cannot_sign_in(app, client):
+    # Not the `operator` fixture: its app context would be shared by both clients' requests (one `g`).
+    with app.app_context():
+        create_operator("admin@example.com", PASSWORD, "admin")
+        operator = create_operator("ops@example.com", PASSWORD, "operator")
+    assert sign_in(app.test_client(), "ops@example.com").status_code == 303
+    sign_in(client, "admin@example.com")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/operators").text).group(1)
+    changed = client.post(f"/console/operators/{operator.id}", data={"csrf_token": token, "role": "viewer"})
+    assert changed.status_code == 303
+    assert sign_in(app.test_client(), "ops@example.com").status_code == 401

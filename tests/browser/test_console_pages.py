@@ -96,3 +96,25 @@ def test_a_bad_filter_is_named_next_to_its_field(console):
     page.goto(console.url("/console/messages?recipient=not-a-number"))
     expect(page.locator("#recipient-errors")).not_to_be_empty()
     expect(page.get_by_label("Recipient")).to_have_attribute("aria-invalid", "true")
+
+
+def test_the_chart_redraws_from_new_numbers_when_its_refresh_comes(console):
+    from datetime import timedelta
+
+    from tests.support.factories import sent_message
+
+    seed_console_data(console.app, NOW)
+    console.operator("viewer@example.com", "viewer")
+    page = console.page
+    page.clock.install()  # the page's timers run on the test's clock
+    console.sign_in("viewer@example.com")
+    last_hour = page.locator("#calls-chart rect").nth(23)
+    expect(last_hour.locator("title")).to_contain_text(": 0")
+    with console.app.app_context():
+        for _ in range(2):
+            sent_message(sent_at=NOW - timedelta(minutes=10))
+    expect(last_hour.locator("title")).to_contain_text(": 0")
+    page.clock.run_for(30_000)
+    expect(last_hour.locator("title")).to_contain_text(": 2")
+    expect(last_hour).to_have_attribute("height", "100")  # the new peak
+    expect(page.locator("#calls-chart rect")).to_have_count(24)
