@@ -64,6 +64,10 @@ def console(make_app, live_server, page, outside_requests):
     app = make_app()
     app.extensions["console"].clock = lambda: NOW
     base = live_server(app)
+    # What the console's strict policy blocked (an inline script or style would show here).
+    blocked = []
+    page.on("console", lambda message: blocked.append(message.text)
+            if "Content Security Policy" in message.text else None)
 
     class Console:
         def __init__(self):
@@ -87,6 +91,7 @@ def console(make_app, live_server, page, outside_requests):
 
     yield Console()
     assert outside_requests == [], "the console tried to reach another machine"
+    assert blocked == [], "the Content-Security-Policy blocked part of a page"
 
 
 @pytest.fixture(scope="session")

@@ -111,6 +111,10 @@ def test_a_viewer_reads_but_cannot_send_edit_or_manage(console):
     refused = page.request.post(console.url("/console/templates/appointment"), form={
         "csrf_token": token, "slug": "appointment", "body": "Changed", "action": "save"})
     assert refused.status == 403
+    preview = page.request.post(console.url("/console/templates/preview"), form={"csrf_token": token, "body": "x"})
+    assert preview.status == 403
+    deleted = page.request.post(console.url("/console/templates/appointment/delete"), form={"csrf_token": token})
+    assert deleted.status == 403
     assert _stored_body(console.app, "appointment") == BODY
     for path in ("/console/test-call", "/console/templates/new", "/console/operators"):
         page.goto(console.url(path))
