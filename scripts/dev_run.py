@@ -31,6 +31,7 @@ SIMULATOR_STATES_MAPPING = (
     '{"statuses_answered_complete": "ANSWERED_COMPLETE", "statuses_answered_partial": "ANSWERED_PARTIAL", '
     '"statuses_unreachable": "UNREACHABLE", "statuses_declined": "DECLINED", "statuses_unanswered": "UNANSWERED"}'
 )
+DEV_OPERATOR = ("dev@localhost", "dev-console-password")
 COLOURS = {"simulator": "35", "worker": "36", "web": "32"}
 
 
@@ -150,6 +151,17 @@ def _stop_all(processes: dict[str, subprocess.Popen]) -> None:
             process.wait()
 
 
+def _create_dev_operator(env: dict) -> None:
+    """An admin account for the console, once per development database (the password is piped twice)."""
+    email, password = DEV_OPERATOR
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "dialer", "create-operator", email,
+                             "--role", "admin"], input=f"{password}\n{password}\n", text=True, env=env, cwd=ROOT,
+                            capture_output=True)
+    if result.returncode and "exists" not in result.stderr:
+        print(f"make run: could not create the console's development operator: {result.stderr.strip()}",
+              file=sys.stderr)
+
+
 def main() -> int:
     parent = os.getppid()
     signal.signal(signal.SIGTERM, _stop)
@@ -168,9 +180,12 @@ def main() -> int:
         print("make run: the database migration failed (above)", file=sys.stderr)
         return 1
     commands = _commands(env, with_simulator)
+    _create_dev_operator(env)
     print(f"Dialer service on http://127.0.0.1:{WEB_PORT}  (API key: {env['DIALER_API_KEYS'].split(',')[0]})")
     print(f"Prometheus metrics on http://127.0.0.1:{WEB_PORT}/metrics"
           + ("" if env["METRICS_PUBLIC"].lower() in ("1", "true", "yes", "on") else " (with METRICS_TOKEN)"))
+    print(f"Operator console on http://127.0.0.1:{WEB_PORT}/console  "
+          f"(sign in as {DEV_OPERATOR[0]}, password {DEV_OPERATOR[1]})")
     if with_simulator:
         print(f"Daktela simulator on http://127.0.0.1:{SIMULATOR_PORT}: each call plays out within ~10 s; "
               + ("results come by webhook" if env.get("DEV_WEBHOOKS", "on") != "off"

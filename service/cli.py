@@ -4,6 +4,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from service.dialer.idempotency import purge_expired_keys
+from service.dialer.operators import create_operator
 from service.dialer.publishing import publish_due_messages
 from service.dialer.retention import purge_old_events
 from service.dialer.runtime import dialer_config
@@ -56,6 +57,23 @@ def purge_events_command(older_than_days) -> None:
         click.echo("DIALER_EVENT_RETENTION_DAYS is 0 (keep for ever) and no --older-than-days: nothing deleted")
         return
     click.echo(f"deleted {purge_old_events(days)} events of final messages older than {days} days")
+
+
+@dialer_cli.command("create-operator")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["viewer", "operator", "admin"]), default="viewer", show_default=True)
+@click.option("--timezone", default="Europe/Prague", show_default=True, help="The zone the console shows times in.")
+@click.password_option(help="Asked twice when not given; read from standard input when piped.")
+def create_operator_command(email, role, timezone, password) -> None:
+    """Create a console operator (the password is hashed, never printed or logged)."""
+    from service.errors import ServiceError
+
+    try:
+        operator = create_operator(email, password, role, timezone)
+    except ServiceError as exc:
+        details = "; ".join(f"{field}: {' '.join(texts)}" for field, texts in (exc.errors or {}).items())
+        raise click.ClickException(f"{exc.message} {details}".strip()) from None
+    click.echo(f"created {operator.role.value} {operator.email}")
 
 
 def register_cli(app: Flask) -> None:

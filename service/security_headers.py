@@ -20,6 +20,11 @@ _DOCS_POLICY = ("default-src 'self'; script-src 'self' {hashes}; style-src 'self
                 "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
                 "form-action 'self'; frame-ancestors 'none'")
 DOCS_ENDPOINT = "api-docs.openapi_swagger_ui"
+# The console's pages: their own scripts and styles only (no inline code, no other origin),
+# forms posting back to the service, fetches to it (live chart and preview), never framed.
+CONSOLE_BLUEPRINT = "console"
+CONSOLE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                  "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 
@@ -44,10 +49,13 @@ def init_security_headers(app: Flask) -> None:
         headers = response.headers
         headers["X-Content-Type-Options"] = "nosniff"
         headers["X-Frame-Options"] = "DENY"
-        headers["Referrer-Policy"] = "no-referrer"
         is_docs_page = request.endpoint == DOCS_ENDPOINT and response.mimetype == "text/html"
-        headers["Content-Security-Policy"] = _docs_policy(response) if is_docs_page else API_POLICY
-        # API answers carry phone numbers and message texts: no cache keeps them.
-        if response.mimetype == "application/json" and "Cache-Control" not in headers:
+        is_console_page = request.blueprint == CONSOLE_BLUEPRINT and response.mimetype == "text/html"
+        # Over HTTPS, Flask-WTF refuses a console form posted without a same-site Referer.
+        headers["Referrer-Policy"] = "same-origin" if is_console_page else "no-referrer"
+        headers["Content-Security-Policy"] = (
+            _docs_policy(response) if is_docs_page else CONSOLE_POLICY if is_console_page else API_POLICY)
+        # API answers and console pages carry phone numbers and message texts: no cache keeps them.
+        if (response.mimetype == "application/json" or is_console_page) and "Cache-Control" not in headers:
             headers["Cache-Control"] = "no-store"
         return response

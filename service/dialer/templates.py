@@ -77,6 +77,13 @@ def preview_template(slug: str, context_data: Mapping[str, Any]) -> str:
     return render_for_sending(get_template(slug), context_data)
 
 
+def preview_body(body: str, context_data: Mapping[str, Any]) -> str:
+    """What a template with `body` would speak for `context_data`; nothing is stored.
+    InvalidInputError names `body` (syntax) or `context_data` (rendering)."""
+    draft = template_model()(slug="preview", body=_checked_body(body), is_active=True)
+    return render_for_sending(draft, context_data)
+
+
 def get_template(slug: str) -> AbstractDialerTemplate:
     if "\x00" in slug:
         # No stored slug holds one, and PostgreSQL refuses to even compare it.

@@ -6,6 +6,7 @@ from service.models.message import (
     DialerMessageRelatedObject,
     DialerPollState,
 )
+from service.models.operator import Operator, OperatorRole
 from service.models.states import DialerMessageState
 from service.models.template import AbstractDialerTemplate, DialerTemplate
 
@@ -18,4 +19,6 @@ __all__ = [
     "DialerMessageState",
     "DialerTemplate",
     "IdempotencyKey",
+    "Operator",
+    "OperatorRole",
 ]

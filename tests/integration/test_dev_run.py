@@ -64,6 +64,7 @@ def test_killing_make_run_stops_every_process_it_started(dev_environment, tmp_pa
     started = []
     try:
         wait_until_serving(dev_environment, log, parent)
+        assert_dev_operator_signs_in(dev_environment, log.read_text())
         started = descendants(parent.pid)
         assert len(started) >= 4, started  # dev_run.py, the simulator, the worker, gunicorn (and its worker)
         parent.send_signal(signum)
@@ -79,6 +80,22 @@ def test_killing_make_run_stops_every_process_it_started(dev_environment, tmp_pa
         parent.wait()
     assert port_is_free(int(dev_environment["DEV_WEB_PORT"]))
     assert port_is_free(int(dev_environment["DEV_SIMULATOR_PORT"]))
+
+
+def assert_dev_operator_signs_in(env: dict, printed: str) -> None:
+    """make run printed the console's address and an operator's credentials, and they sign in."""
+    import re
+
+    found = re.search(r"Operator console on (\S+)  \(sign in as (\S+), password (\S+)\)", printed)
+    assert found, printed
+    console, email, password = found.groups()
+    assert console == f"http://127.0.0.1:{env['DEV_WEB_PORT']}/console"
+    with requests.Session() as browser:
+        form = browser.get(f"{console}/sign-in", timeout=5).text
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
+        signed_in = browser.post(f"{console}/sign-in", data={"csrf_token": token, "email": email,
+                                                            "password": password}, allow_redirects=False, timeout=5)
+    assert signed_in.status_code == 303 and signed_in.headers["Location"].endswith("/console/")
 
 
 def descendants_alive(pids: list[int]) -> list[int]:

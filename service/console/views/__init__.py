@@ -1,0 +1,1 @@
+"""Console views: each reads a form, calls one dialer service function, renders a page."""
