@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from config import Config
 from service.api import register_blueprints
 from service.cli import register_cli
+from service.dialer.callbacks.outbox import install_outbox
 from service.dialer.runtime import init_dialer
 from service.errors import register_error_handlers
 from service.extensions import api, db, migrate
@@ -28,6 +29,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
     init_request_ids(app)
     init_security_headers(app)
     init_dialer(app, config)
+    install_outbox()
     register_blueprints(app)
     register_error_handlers(app)
     register_cli(app)

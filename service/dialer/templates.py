@@ -102,7 +102,7 @@ def render_for_sending(template: AbstractDialerTemplate, context_data: Mapping[s
 
 def send_from_template(template, recipient, context_data, related_objects=None, tag=None,
                        *, extra_data=None, priority=PRIORITY_LOWEST, is_autodialer=True,
-                       **kwargs) -> Optional[DialerMessage]:
+                       callback_url=None, **kwargs) -> Optional[DialerMessage]:
     """Render `template` and send it; None when the template's `can_send` refuses."""
     try:
         normalized = normalize_recipient(recipient, dialer_config().default_phone_region)
@@ -114,7 +114,7 @@ def send_from_template(template, recipient, context_data, related_objects=None, 
     return send_message(
         normalized, content, related_objects=related_objects, tag=tag,
         extra_data={**(extra_data or {}), **kwargs}, priority=priority,
-        is_autodialer=is_autodialer, template=template,
+        is_autodialer=is_autodialer, template=template, callback_url=callback_url,
     )
 
 

@@ -89,6 +89,10 @@ class DialerMessage(TimestampMixin, db.Model):
     idempotency_key_id: Mapped[Optional[int]] = mapped_column(
         ForeignKey("idempotency_key.id", ondelete="SET NULL"), index=True
     )
+    # Status callbacks: the client's own URL for this message (signed with the service-wide
+    # secret), and how many callback events the message has had (their `sequence`).
+    callback_url: Mapped[Optional[str]] = mapped_column(String(2048))
+    callback_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     related_objects: Mapped[list["DialerMessageRelatedObject"]] = relationship(
         back_populates="dialer_message",

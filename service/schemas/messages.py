@@ -6,6 +6,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, valida
 
 from service.dialer.related import MAX_CONTENT_TYPE_LENGTH, MAX_RELATED_OBJECTS
 from service.dialer.sending import MAX_CONTENT_LENGTH, MAX_TAG_LENGTH
+from service.models.callback import MAX_URL_LENGTH
 from service.models.message import PRIORITY_HIGHEST, PRIORITY_LOWEST
 from service.models.states import DialerMessageState
 from service.schemas.fields import ObjectId, PhoneNumber, QueryBoolean, StrictBoolean, UTCDateTime
@@ -74,6 +75,10 @@ class MessageOptionsSchema(StrictSchema):
         metadata={"description": "1 is the highest priority, 3 the lowest (default)."},
     )
     is_autodialer = StrictBoolean(load_default=True)
+    callback_url = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=MAX_URL_LENGTH),
+        metadata={"description": "Receives this message's status callbacks, signed with "
+                                 "DIALER_CALLBACK_SIGNING_SECRET (see README, Receiving status callbacks)."})
 
 
 CONTENT = fields.String(
@@ -123,6 +128,7 @@ class MessageSchema(Schema):
     number_of_send_attempts = fields.Integer()
     number_of_status_check_attempts = fields.Integer()
     related_objects = fields.List(fields.Nested(RelatedObjectResultSchema))
+    callback_url = fields.String(allow_none=True)
 
 
 class MessageListSchema(Schema):

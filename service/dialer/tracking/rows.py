@@ -9,7 +9,7 @@ second, the ORM's unit of work would cost more than the database.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Optional, Union
 
@@ -17,6 +17,7 @@ from sqlalchemy import BigInteger, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
+from service.dialer.callbacks.outbox import MessageChange, insert_deliveries
 from service.infrastructure.locks import lock_rows
 from service.models.message import DialerMessage, DialerMessageEvent
 from service.models.state_machine import Decision, Observation, decide_observation
@@ -44,6 +45,14 @@ class MessageRow:
     last_webhook_at: Optional[datetime]
     next_check_at: Optional[datetime]
     needs_status_lookup: bool
+    tag: Optional[str]
+    callback_url: Optional[str]
+    callback_sequence: int
+    # Whether it was final when locked: a change that makes it final owes `message.final`.
+    was_final: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.was_final = self.is_final_state
 
     def update_parameters(self) -> dict[str, Any]:
         values = {name: getattr(self, name) for name in _WRITTEN}
@@ -63,8 +72,8 @@ class MessageRow:
         return decision, event
 
 
-_READ = tuple(MessageRow.__dataclass_fields__)
-_WRITTEN = tuple(name for name in _READ if name not in ("id", "sent_at"))
+_READ = tuple(name for name, column in MessageRow.__dataclass_fields__.items() if column.init)
+_WRITTEN = tuple(name for name in _READ if name not in ("id", "sent_at", "tag", "callback_url"))
 _LOCK = (select(*(MESSAGES.c[name] for name in _READ))
          .where(MESSAGES.c.id.in_(bindparam("ids", expanding=True))).order_by(MESSAGES.c.id)
          .with_for_update())
@@ -92,12 +101,30 @@ def snapshots(connection: Connection, ids: Iterable[int]) -> dict[int, Any]:
 
 
 def write(connection: Connection, rows: Iterable[MessageRow], events: list[dict[str, Any]]) -> None:
-    """One UPDATE of the changed messages, one INSERT of their history."""
+    """One UPDATE of the changed messages, one INSERT of their history, and one INSERT of the
+    callbacks they owe (the outbox, in the same transaction)."""
+    rows = list(rows)
+    _record_callbacks(connection, rows, events)
     parameters = [row.update_parameters() for row in rows]
     if parameters:
         connection.execute(_UPDATE, _one_or_many(parameters))
     if events:
         connection.execute(_INSERT, _one_or_many(events))
+
+
+def _record_callbacks(connection: Connection, rows: list[MessageRow], events: list[dict[str, Any]]) -> None:
+    transitions: dict[int, list] = {}
+    for event in events:
+        if event["applied"]:
+            transitions.setdefault(event["dialer_message_id"], []).append((event["old_state"], event["new_state"]))
+    if not transitions:
+        return
+    changes = [MessageChange(row.id, row.tag, row.callback_url, row.callback_sequence,
+                             transitions=transitions.get(row.id, []),
+                             became_final=row.is_final_state and not row.was_final) for row in rows]
+    insert_deliveries(connection, changes, events[0]["created_at"])
+    for row, change in zip(rows, changes, strict=True):
+        row.callback_sequence = change.sequence
 
 
 def _one_or_many(parameters: list[dict]) -> Union[dict, list[dict]]:

@@ -1,0 +1,170 @@
+"""The dispatcher: claim due deliveries, send them with no transaction open, record each attempt.
+
+Claims lease a delivery (its `next_attempt_at` moves past the send's timeout) in a short
+transaction: PostgreSQL skips rows another dispatcher is claiming (`SKIP LOCKED`) and the
+conditional UPDATE takes only rows still due, so no delivery is sent twice at once; a
+dispatcher killed mid-send leaves a lease that runs out, and the delivery is sent again.
+For one message and one target, a delivery is due only once every earlier one was delivered
+or given up: events of a message arrive in order, and other messages are not held back.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable, Optional
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.orm import aliased
+
+from config import CallbackConfig
+from service.dialer.callbacks.payloads import delivery_body
+from service.dialer.callbacks.signing import signed_headers
+from service.dialer.callbacks.transport import CallbackTransport, Outcome, Request
+from service.extensions import db
+from service.infrastructure.transactions import transaction
+from service.models.callback import DELIVERED, FAILED, PENDING, CallbackAttempt, CallbackDelivery, CallbackEndpoint
+from service.models.types import utcnow
+
+logger = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+D = CallbackDelivery
+_EARLIER = aliased(CallbackDelivery)
+
+
+@dataclass
+class DispatchReport:
+    sent: int = 0
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+    disabled_endpoints: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.sent > 0
+
+    def __str__(self) -> str:
+        text = f"sent {self.sent} callbacks: {self.delivered} delivered, {self.retrying} to retry, {self.failed} failed"
+        return text + (f"; disabled endpoints {self.disabled_endpoints}" if self.disabled_endpoints else "")
+
+
+def _due(now: datetime):
+    earlier_pending = exists().where(
+        _EARLIER.dialer_message_id == D.dialer_message_id, _EARLIER.endpoint_id.is_not_distinct_from(D.endpoint_id),
+        _EARLIER.status == PENDING, _EARLIER.sequence < D.sequence)
+    endpoint_enabled = exists().where(CallbackEndpoint.id == D.endpoint_id, CallbackEndpoint.enabled)
+    return and_(D.status == PENDING, D.next_attempt_at <= now, ~earlier_pending,
+                or_(D.endpoint_id.is_(None), endpoint_enabled))
+
+
+class Dispatcher:
+    """Sends the outbox; one per worker process (its HTTP pool is kept between runs)."""
+
+    def __init__(self, config: CallbackConfig, clock: Clock = utcnow, transport: Optional[CallbackTransport] = None):
+        self.config = config
+        self.clock = clock
+        self.transport = transport or CallbackTransport(config)
+        self.batch_size = max(4 * config.concurrency, 32)
+        self.lease = timedelta(seconds=2 * (config.connect_timeout_seconds + config.timeout_seconds))
+
+    def run(self, max_batches: Optional[int] = None, stop: Optional[threading.Event] = None) -> DispatchReport:
+        """Send what is due, batch after batch, until nothing is (or `max_batches`, or `stop`)."""
+        report = DispatchReport()
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            if stop is not None and stop.is_set():
+                break
+            claimed = self.claim()
+            if not claimed:
+                break
+            outcomes = self.transport.send_all(claimed)
+            self.record(claimed, outcomes, report)
+            batches += 1
+        return report
+
+    def claim(self) -> list[Request]:
+        """Lease up to a batch of due deliveries and sign them, in one short transaction."""
+        now = self.clock()
+        with transaction() as session:
+            candidates = select(D.id).where(_due(now)).order_by(D.next_attempt_at, D.id).limit(self.batch_size)
+            if session.get_bind().dialect.name == "postgresql":
+                candidates = candidates.with_for_update(skip_locked=True, of=D)
+            ids = list(session.scalars(candidates))
+            if not ids:
+                return []
+            claimed = list(session.scalars(
+                update(D).where(D.id.in_(ids), D.status == PENDING, D.next_attempt_at <= now)
+                .values(next_attempt_at=now + self.lease).returning(D.id)
+                .execution_options(synchronize_session=False)))
+            deliveries = list(session.scalars(select(D).where(D.id.in_(claimed)).order_by(D.id)
+                                              .execution_options(populate_existing=True)))
+            return [self._request(delivery, now) for delivery in deliveries]
+
+    def _request(self, delivery: CallbackDelivery, now: datetime) -> Request:
+        if delivery.body is None:
+            delivery.body = delivery_body(delivery, delivery.message)  # fixed for every retry and replay
+        if delivery.endpoint_id is None:
+            url, secrets = delivery.message.callback_url, [self.config.signing_secret]
+        else:
+            endpoint = db.session.get(CallbackEndpoint, delivery.endpoint_id)
+            url, secrets = endpoint.url, signing_secrets(endpoint, now)
+        headers = signed_headers(delivery.webhook_id, now, delivery.body, secrets)
+        return Request(delivery.id, url, delivery.body, headers)
+
+    def record(self, requests_: list[Request], outcomes: list[Outcome], report: DispatchReport) -> None:
+        """Record each attempt and what follows from it, in one transaction."""
+        now = self.clock()
+        with transaction() as session:
+            for request, outcome in zip(requests_, outcomes, strict=True):
+                delivery = session.get(D, request.delivery_id)
+                session.add(CallbackAttempt(delivery_id=delivery.id, attempted_at=now, duration_ms=outcome.duration_ms,
+                                            status_code=outcome.status_code, response_body=outcome.response_body,
+                                            error=outcome.error))
+                endpoint = session.get(CallbackEndpoint, delivery.endpoint_id) if delivery.endpoint_id else None
+                self._settle(delivery, endpoint, outcome, now, report)
+        report.sent += len(requests_)
+
+    def _settle(self, delivery: CallbackDelivery, endpoint: Optional[CallbackEndpoint], outcome: Outcome,
+                now: datetime, report: DispatchReport) -> None:
+        delivery.attempts += 1
+        if outcome.succeeded:
+            delivery.status, delivery.delivered_at, delivery.next_attempt_at = DELIVERED, now, None
+            report.delivered += 1
+            if endpoint is not None:
+                endpoint.failing_since = None
+            return
+        if outcome.status_code == 410 or delivery.attempts >= len(self.config.retry_schedule):
+            delivery.status, delivery.next_attempt_at = FAILED, None  # a dead letter, kept
+            report.failed += 1
+        else:
+            delivery.next_attempt_at = now + timedelta(seconds=self._delay(delivery.attempts))
+            report.retrying += 1
+        if endpoint is not None and endpoint.enabled:
+            self._judge_endpoint(endpoint, outcome, now, report)
+
+    def _delay(self, attempts: int) -> float:
+        delay = self.config.retry_schedule[attempts]
+        return delay * random.uniform(0.9, 1.1)  # jitter: retries of many deliveries do not arrive together
+
+    def _judge_endpoint(self, endpoint: CallbackEndpoint, outcome: Outcome, now: datetime,
+                        report: DispatchReport) -> None:
+        endpoint.failing_since = endpoint.failing_since or now
+        if outcome.status_code == 410:
+            reason = "the endpoint answered 410 Gone"
+        elif now - endpoint.failing_since >= timedelta(hours=self.config.disable_after_hours):
+            reason = f"every delivery failed for {self.config.disable_after_hours} hours"
+        else:
+            return
+        endpoint.enabled, endpoint.disabled_reason = False, f"{reason} ({now.isoformat()})"
+        report.disabled_endpoints.append(endpoint.id)
+        logger.warning("callback endpoint %s disabled: %s", endpoint.id, reason)
+
+
+def signing_secrets(endpoint: CallbackEndpoint, now: datetime) -> list[str]:
+    """The endpoint's secret, and during a rotation's overlap the previous one too."""
+    secrets = [endpoint.secret]
+    if endpoint.previous_secret and endpoint.previous_secret_expires_at and endpoint.previous_secret_expires_at > now:
+        secrets.append(endpoint.previous_secret)
+    return secrets
