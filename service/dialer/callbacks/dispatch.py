@@ -12,18 +12,18 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from concurrent.futures import ALL_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 from sqlalchemy import and_, exists, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from config import CallbackConfig
 from service.dialer.callbacks.payloads import delivery_body
 from service.dialer.callbacks.signing import signed_headers
 from service.dialer.callbacks.transport import CallbackTransport, Outcome, Request
-from service.extensions import db
 from service.infrastructure.transactions import transaction
 from service.models.callback import DELIVERED, FAILED, PENDING, CallbackAttempt, CallbackDelivery, CallbackEndpoint
 from service.models.types import utcnow
@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 D = CallbackDelivery
 _EARLIER = aliased(CallbackDelivery)
+RECORD_EVERY = 0.02  # seconds: answers are recorded in groups, not a transaction each
 
 
 @dataclass
@@ -70,25 +71,34 @@ class Dispatcher:
         self.lease = timedelta(seconds=2 * (config.connect_timeout_seconds + config.timeout_seconds))
 
     def run(self, max_batches: Optional[int] = None, stop: Optional[threading.Event] = None) -> DispatchReport:
-        """Send what is due, batch after batch, until nothing is (or `max_batches`, or `stop`)."""
-        report = DispatchReport()
-        batches = 0
-        while max_batches is None or batches < max_batches:
-            if stop is not None and stop.is_set():
-                break
-            claimed = self.claim()
-            if not claimed:
-                break
-            outcomes = self.transport.send_all(claimed)
-            self.record(claimed, outcomes, report)
-            batches += 1
-        return report
+        """Send what is due until nothing is (or `max_batches` claims were made, or `stop` is set).
 
-    def claim(self) -> list[Request]:
-        """Lease up to a batch of due deliveries and sign them, in one short transaction."""
+        A pipeline: the senders are kept busy while answers are recorded (every `RECORD_EVERY`
+        seconds, in one transaction) and more is claimed whenever half of them are idle."""
+        report = DispatchReport()
+        in_flight: dict[Future, Request] = {}
+        claims, exhausted = 0, False
+        while True:
+            may_claim = (max_batches is None or claims < max_batches) and not (stop is not None and stop.is_set())
+            if may_claim and len(in_flight) <= self.batch_size // 2:
+                claimed = self.claim(self.batch_size - len(in_flight))
+                claims += 1
+                exhausted = not claimed
+                in_flight.update((self.transport.submit(request), request) for request in claimed)
+            if not in_flight:
+                if exhausted or not may_claim:
+                    return report
+                continue
+            done, _ = wait(in_flight, timeout=RECORD_EVERY, return_when=ALL_COMPLETED)
+            if done:
+                finished = [in_flight.pop(future) for future in done]
+                self.record(finished, [future.result() for future in done], report)
+
+    def claim(self, limit: int) -> list[Request]:
+        """Lease up to `limit` due deliveries and sign them, in one short transaction."""
         now = self.clock()
         with transaction() as session:
-            candidates = select(D.id).where(_due(now)).order_by(D.next_attempt_at, D.id).limit(self.batch_size)
+            candidates = select(D.id).where(_due(now)).order_by(D.next_attempt_at, D.id).limit(limit)
             if session.get_bind().dialect.name == "postgresql":
                 candidates = candidates.with_for_update(skip_locked=True, of=D)
             ids = list(session.scalars(candidates))
@@ -98,32 +108,42 @@ class Dispatcher:
                 update(D).where(D.id.in_(ids), D.status == PENDING, D.next_attempt_at <= now)
                 .values(next_attempt_at=now + self.lease).returning(D.id)
                 .execution_options(synchronize_session=False)))
-            deliveries = list(session.scalars(select(D).where(D.id.in_(claimed)).order_by(D.id)
-                                              .execution_options(populate_existing=True)))
-            return [self._request(delivery, now) for delivery in deliveries]
+            return self._requests(session, claimed, now)
 
-    def _request(self, delivery: CallbackDelivery, now: datetime) -> Request:
-        if delivery.body is None:
-            delivery.body = delivery_body(delivery, delivery.message)  # fixed for every retry and replay
-        if delivery.endpoint_id is None:
-            url, secrets = delivery.message.callback_url, [self.config.signing_secret]
-        else:
-            endpoint = db.session.get(CallbackEndpoint, delivery.endpoint_id)
-            url, secrets = endpoint.url, signing_secrets(endpoint, now)
-        headers = signed_headers(delivery.webhook_id, now, delivery.body, secrets)
-        return Request(delivery.id, url, delivery.body, headers)
+    def _requests(self, session: Session, ids: list[int], now: datetime) -> list[Request]:
+        """The signed requests of the deliveries `ids`: three queries, whatever their number."""
+        deliveries = list(session.scalars(select(D).where(D.id.in_(ids)).order_by(D.id)
+                                          .options(selectinload(D.message))
+                                          .execution_options(populate_existing=True)))
+        endpoints = _endpoints(session, deliveries)
+        requests_ = []
+        with session.no_autoflush:
+            for delivery in deliveries:
+                if delivery.body is None:
+                    delivery.body = delivery_body(delivery, delivery.message)  # fixed for retries and replays
+                if delivery.endpoint_id is None:
+                    url, secrets = delivery.message.callback_url, [self.config.signing_secret]
+                else:
+                    endpoint = endpoints[delivery.endpoint_id]
+                    url, secrets = endpoint.url, signing_secrets(endpoint, now)
+                headers = signed_headers(delivery.webhook_id, now, delivery.body, secrets)
+                requests_.append(Request(delivery.id, url, delivery.body, headers))
+        return requests_
 
     def record(self, requests_: list[Request], outcomes: list[Outcome], report: DispatchReport) -> None:
         """Record each attempt and what follows from it, in one transaction."""
         now = self.clock()
         with transaction() as session:
-            for request, outcome in zip(requests_, outcomes, strict=True):
-                delivery = session.get(D, request.delivery_id)
-                session.add(CallbackAttempt(delivery_id=delivery.id, attempted_at=now, duration_ms=outcome.duration_ms,
-                                            status_code=outcome.status_code, response_body=outcome.response_body,
-                                            error=outcome.error))
-                endpoint = session.get(CallbackEndpoint, delivery.endpoint_id) if delivery.endpoint_id else None
-                self._settle(delivery, endpoint, outcome, now, report)
+            deliveries = {d.id: d for d in session.scalars(
+                select(D).where(D.id.in_([request.delivery_id for request in requests_])))}
+            endpoints = _endpoints(session, deliveries.values())
+            with session.no_autoflush:
+                for request, outcome in zip(requests_, outcomes, strict=True):
+                    delivery = deliveries[request.delivery_id]
+                    session.add(CallbackAttempt(
+                        delivery_id=delivery.id, attempted_at=now, duration_ms=outcome.duration_ms,
+                        status_code=outcome.status_code, response_body=outcome.response_body, error=outcome.error))
+                    self._settle(delivery, endpoints.get(delivery.endpoint_id), outcome, now, report)
         report.sent += len(requests_)
 
     def _settle(self, delivery: CallbackDelivery, endpoint: Optional[CallbackEndpoint], outcome: Outcome,
@@ -160,6 +180,14 @@ class Dispatcher:
         endpoint.enabled, endpoint.disabled_reason = False, f"{reason} ({now.isoformat()})"
         report.disabled_endpoints.append(endpoint.id)
         logger.warning("callback endpoint %s disabled: %s", endpoint.id, reason)
+
+
+def _endpoints(session: Session, deliveries: Iterable[CallbackDelivery]) -> dict[int, CallbackEndpoint]:
+    ids = {delivery.endpoint_id for delivery in deliveries if delivery.endpoint_id is not None}
+    if not ids:
+        return {}
+    return {endpoint.id: endpoint for endpoint in session.scalars(
+        select(CallbackEndpoint).where(CallbackEndpoint.id.in_(ids)))}
 
 
 def signing_secrets(endpoint: CallbackEndpoint, now: datetime) -> list[str]:

@@ -8,9 +8,9 @@ holds a sender no longer than the timeout.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -68,9 +68,9 @@ class CallbackTransport:
         self.http.headers["User-Agent"] = USER_AGENT
         self.pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="callback")
 
-    def send_all(self, requests_: Sequence[Request]) -> list[Outcome]:
-        """Send each request (at most `concurrency` at once); the outcomes in the same order."""
-        return list(self.pool.map(self.send, requests_))
+    def submit(self, request: Request) -> Future:
+        """Send `request` on one of the `concurrency` senders; the future's result is its Outcome."""
+        return self.pool.submit(self.send, request)
 
     def send(self, request: Request) -> Outcome:
         started = time.monotonic()
