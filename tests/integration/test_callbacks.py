@@ -337,3 +337,13 @@ def test_two_dispatchers_at_once_never_send_a_delivery_twice(app, api):
             thread.join()
     ids = [r.headers["webhook-id"] for r in receiver.received]
     assert len(ids) == 180 and len(set(ids)) == 180
+
+
+def test_without_a_signing_secret_a_message_callback_is_a_dead_letter_never_sent_unsigned(app, api):
+    with Receiver() as receiver:
+        send_message(api, callback_url=receiver.url)
+        report = dispatch(app, signing_secret="")
+    assert receiver.received == [] and report.sent == 0
+    with app.app_context():
+        assert set(db.session.scalars(select(CallbackDelivery.status))) == {"failed"}
+        assert set(db.session.scalars(select(CallbackAttempt.error))) == {"NoSigningSecret"}

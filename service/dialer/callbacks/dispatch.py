@@ -126,6 +126,9 @@ class Dispatcher:
                 else:
                     endpoint = endpoints[delivery.endpoint_id]
                     url, secrets = endpoint.url, signing_secrets(endpoint, now)
+                if not all(secrets):
+                    _give_up_unsigned(session, delivery, now)  # never sent unsigned
+                    continue
                 headers = signed_headers(delivery.webhook_id, now, delivery.body, secrets)
                 requests_.append(Request(delivery.id, url, delivery.body, headers))
         return requests_
@@ -139,7 +142,9 @@ class Dispatcher:
             endpoints = _endpoints(session, deliveries.values())
             with session.no_autoflush:
                 for request, outcome in zip(requests_, outcomes, strict=True):
-                    delivery = deliveries[request.delivery_id]
+                    delivery = deliveries.get(request.delivery_id)
+                    if delivery is None:
+                        continue  # deleted with its endpoint meanwhile
                     session.add(CallbackAttempt(
                         delivery_id=delivery.id, attempted_at=now, duration_ms=outcome.duration_ms,
                         status_code=outcome.status_code, response_body=outcome.response_body, error=outcome.error))
@@ -180,6 +185,13 @@ class Dispatcher:
         endpoint.enabled, endpoint.disabled_reason = False, f"{reason} ({now.isoformat()})"
         report.disabled_endpoints.append(endpoint.id)
         logger.warning("callback endpoint %s disabled: %s", endpoint.id, reason)
+
+
+def _give_up_unsigned(session: Session, delivery: CallbackDelivery, now: datetime) -> None:
+    delivery.status, delivery.next_attempt_at = FAILED, None
+    session.add(CallbackAttempt(delivery_id=delivery.id, attempted_at=now, duration_ms=0,
+                                error="NoSigningSecret"))
+    logger.error("callback delivery %s failed: DIALER_CALLBACK_SIGNING_SECRET is not set", delivery.id)
 
 
 def _endpoints(session: Session, deliveries: Iterable[CallbackDelivery]) -> dict[int, CallbackEndpoint]:

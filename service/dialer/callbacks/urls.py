@@ -36,9 +36,9 @@ def forbidden_reason(address: str) -> Optional[str]:
         ip = ip.ipv4_mapped
     if ip in METADATA_ADDRESSES:
         return "a cloud metadata address"
-    for kind, test in (("a loopback", ip.is_loopback), ("a link-local", ip.is_link_local),
-                       ("a multicast", ip.is_multicast), ("a private", ip.is_private),
-                       ("an unspecified", ip.is_unspecified), ("a reserved", ip.is_reserved)):
+    for kind, test in (("a loopback", ip.is_loopback), ("an unspecified", ip.is_unspecified),
+                       ("a link-local", ip.is_link_local), ("a multicast", ip.is_multicast),
+                       ("a private", ip.is_private), ("a reserved", ip.is_reserved)):
         if test:
             return f"{kind} address"
     return None
