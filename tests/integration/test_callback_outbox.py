@@ -147,7 +147,7 @@ def test_a_dispatcher_killed_mid_send_leaves_a_lease_that_runs_out(app):
         message_id = sent_message().id
         apply_webhooks([pending(message_id, 5, 1, ["statuses_declined"])])
         killed = Dispatcher(callback_settings())
-        assert len(killed.claim(10)) == 1  # claimed, then the process dies before sending
+        assert len(killed.claim(10)[0]) == 1  # claimed, then the process dies before sending
         killed.transport.close()
         now = utcnow()
         later = Dispatcher(callback_settings(), clock=lambda: now)

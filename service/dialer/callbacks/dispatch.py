@@ -81,9 +81,9 @@ class Dispatcher:
         while True:
             may_claim = (max_batches is None or claims < max_batches) and not (stop is not None and stop.is_set())
             if may_claim and len(in_flight) <= self.batch_size // 2:
-                claimed = self.claim(self.batch_size - len(in_flight))
+                claimed, leased = self.claim(self.batch_size - len(in_flight))
                 claims += 1
-                exhausted = not claimed
+                exhausted = not leased
                 in_flight.update((self.transport.submit(request), request) for request in claimed)
             if not in_flight:
                 if exhausted or not may_claim:
@@ -94,8 +94,9 @@ class Dispatcher:
                 finished = [in_flight.pop(future) for future in done]
                 self.record(finished, [future.result() for future in done], report)
 
-    def claim(self, limit: int) -> list[Request]:
-        """Lease up to `limit` due deliveries and sign them, in one short transaction."""
+    def claim(self, limit: int) -> tuple[list[Request], int]:
+        """Lease up to `limit` due deliveries and sign them, in one short transaction: the requests
+        to send, and how many deliveries were leased (given up ones included)."""
         now = self.clock()
         with transaction() as session:
             candidates = select(D.id).where(_due(now)).order_by(D.next_attempt_at, D.id).limit(limit)
@@ -103,12 +104,12 @@ class Dispatcher:
                 candidates = candidates.with_for_update(skip_locked=True, of=D)
             ids = list(session.scalars(candidates))
             if not ids:
-                return []
+                return [], 0
             claimed = list(session.scalars(
                 update(D).where(D.id.in_(ids), D.status == PENDING, D.next_attempt_at <= now)
                 .values(next_attempt_at=now + self.lease).returning(D.id)
                 .execution_options(synchronize_session=False)))
-            return self._requests(session, claimed, now)
+            return self._requests(session, claimed, now), len(claimed)
 
     def _requests(self, session: Session, ids: list[int], now: datetime) -> list[Request]:
         """The signed requests of the deliveries `ids`: three queries, whatever their number."""
