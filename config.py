@@ -266,6 +266,7 @@ class CallbackConfig:
             retention_days=read.integer("DIALER_CALLBACK_RETENTION_DAYS", cls.retention_days),
             allow_private_networks=read.boolean("DIALER_CALLBACK_ALLOW_PRIVATE_NETWORKS", False),
             poll_seconds=read.seconds("DIALER_CALLBACK_POLL_SECONDS", cls.poll_seconds),
+            timeout_seconds=read.seconds("DIALER_CALLBACK_TIMEOUT_SECONDS", cls.timeout_seconds),
         )
 
 

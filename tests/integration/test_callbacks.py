@@ -347,3 +347,28 @@ def test_without_a_signing_secret_a_message_callback_is_a_dead_letter_never_sent
     with app.app_context():
         assert set(db.session.scalars(select(CallbackDelivery.status))) == {"failed"}
         assert set(db.session.scalars(select(CallbackAttempt.error))) == {"NoSigningSecret"}
+
+
+def test_bulk_and_template_sends_take_a_callback_url_checked_once(make_app):
+    app = make_app(callbacks=callback_settings(allow_private_networks=False))
+    client = app.test_client()
+    headers = {"Authorization": "Bearer test-key-1"}
+    refused = client.post("/api/v1/messages/bulk", headers=headers, json={
+        "recipients": ["+420777123456", "+420777123457"], "content": "Hi", "callback_url": "http://10.1.2.3/cb"})
+    assert refused.status_code == 422 and "private" in refused.get_json()["errors"]["callback_url"][0]
+    client.post("/api/v1/templates", headers=headers, json={"slug": "hello", "body": "Hello {{ name }}"})
+    refused = client.post("/api/v1/templates/hello/send", headers=headers, json={
+        "recipient": "+420777123456", "context_data": {"name": "Jana"}, "callback_url": "http://[::1]/cb"})
+    assert refused.status_code == 422 and "loopback" in refused.get_json()["errors"]["callback_url"][0]
+    app = make_app(callbacks=callback_settings())
+    client = app.test_client()
+    bulk = client.post("/api/v1/messages/bulk", headers=headers, json={
+        "recipients": ["+420777123456", "+420777123457"], "content": "Hi", "callback_url": "http://127.0.0.1:9/cb"})
+    assert {item["callback_url"] for item in bulk.get_json()["items"]} == {"http://127.0.0.1:9/cb"}
+    sent = client.post("/api/v1/templates/hello/send", headers=headers, json={
+        "recipient": "+420777123456", "context_data": {"name": "Jana"}, "callback_url": "http://127.0.0.1:9/t"})
+    assert sent.status_code == 201 and sent.get_json()["callback_url"] == "http://127.0.0.1:9/t"
+    with app.app_context():
+        per_message = db.session.scalar(select(func.count()).select_from(CallbackDelivery)
+                                        .where(CallbackDelivery.endpoint_id.is_(None)))
+    assert per_message == 9  # created, state changed, final for each of the three messages
