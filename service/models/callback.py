@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Optional
 
 from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -90,7 +90,3 @@ class CallbackAttempt(db.Model):
     response_body: Mapped[Optional[str]] = mapped_column(Text)
     error: Mapped[Optional[str]] = mapped_column(String(100))
 
-
-def delivery_values(**values: Any) -> dict[str, Any]:
-    """A new pending delivery's columns, for a batched Core INSERT."""
-    return {"status": PENDING, "attempts": 0, "delivered_at": None, "body": None, **values}

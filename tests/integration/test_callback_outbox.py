@@ -18,7 +18,7 @@ from service.dialer.tracking.rows import lock_messages, write
 from service.extensions import db
 from service.models import CallbackDelivery, CallbackEndpoint
 from service.models.types import utcnow
-from tests.integration.test_callbacks import callback_settings
+from tests.support.callbacks import callback_settings
 from tests.support.factories import sent_message
 from tests.support.receiver import Receiver
 

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from service.extensions import db
 from service.models import CallbackAttempt, CallbackDelivery, CallbackEndpoint
-from tests.integration.test_callbacks import SIGNING_SECRET, callback_settings
+from tests.support.callbacks import SIGNING_SECRET, callback_settings
 from tests.support.processes import ROOT, procfile_command
 from tests.support.receiver import Receiver
 
