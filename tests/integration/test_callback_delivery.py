@@ -165,3 +165,15 @@ def test_two_dispatchers_at_once_never_send_a_delivery_twice(app, api):
             thread.join()
     ids = [r.headers["webhook-id"] for r in receiver.received]
     assert len(ids) == 180 and len(set(ids)) == 180
+
+
+def test_a_receiver_dripping_its_answer_is_cut_at_the_total_time_limit(app, api):
+    with Receiver(lambda number, request: "drip") as receiver:
+        create_endpoint(api, receiver.url, event_types=["message.created"])
+        message = send_message(api)
+        started = time.monotonic()
+        report = dispatch(app, timeout_seconds=1.0)  # each byte comes well within the read timeout
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.5 and report.retrying == 1
+    [item] = api.get(f"/api/v1/messages/{message['id']}/callbacks").get_json()["items"]
+    assert item["status"] == "pending" and item["attempts"][0]["error"] == "DeadlineExceeded"

@@ -2,7 +2,8 @@
 
 `behave(number, request)` picks the answer of the n-th request (from 1): an HTTP status code,
 `"reset"` (the connection is cut with no answer), `"hang"` (no answer until the client gives
-up) or `"stream"` (200 with a body that goes on for ever).
+up), `"stream"` (200 with a body that goes on for ever) or `"drip"` (headers that never end,
+a byte at a time).
 """
 from __future__ import annotations
 
@@ -49,11 +50,25 @@ class _Handler(BaseHTTPRequestHandler):
         if answer == "stream":
             self._stream(receiver)
             return
+        if answer == "drip":
+            self._drip(receiver)
+            return
         body = receiver.answer_body
         self.send_response(int(answer))
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _drip(self, receiver: "Receiver") -> None:
+        """Headers that never end, a byte every 0.1 s: each read is quick, the whole answer never is."""
+        try:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            while not receiver.stopping.wait(0.1):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+        except OSError:
+            pass
+        self.close_connection = True
 
     def _stream(self, receiver: "Receiver") -> None:
         self.send_response(200)

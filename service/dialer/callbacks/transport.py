@@ -1,7 +1,8 @@
 """Sending callbacks over HTTP: one pooled session, bounded concurrency, a budget on everything.
 
-Every call has a connect and a read timeout, follows no redirect, goes through the guarded
-adapter (no connection to a forbidden address, whatever DNS says now) and reads at most
+Every call has a connect and a read timeout and a deadline on the whole (the read timeout), follows
+no redirect, goes through the address check (no connection to a forbidden address, whatever
+DNS says now) and reads at most
 `MAX_RESPONSE_BYTES` of the answer, so a receiver that streams for ever or sends gigabytes
 holds a sender no longer than the timeout.
 """
@@ -13,10 +14,10 @@ from dataclasses import dataclass
 from typing import Optional
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from config import CallbackConfig
-from service.dialer.callbacks.urls import ForbiddenAddressError, GuardedAdapter
+from service.dialer.callbacks.connections import CallbackAdapter, deadline
+from service.dialer.callbacks.urls import ForbiddenAddressError
 
 MAX_RESPONSE_BYTES = 1024
 USER_AGENT = "dialer-message-service-callbacks/1"
@@ -61,8 +62,8 @@ class CallbackTransport:
         self.http = requests.Session()
         self.http.trust_env = False  # no proxy from the environment: it would connect unchecked
         # DIALER_CALLBACK_ALLOW_PRIVATE_NETWORKS (development, tests) lifts the address check.
-        adapter_class = HTTPAdapter if config.allow_private_networks else GuardedAdapter
-        adapter = adapter_class(pool_connections=config.concurrency, pool_maxsize=config.concurrency, max_retries=0)
+        adapter = CallbackAdapter(not config.allow_private_networks, pool_connections=config.concurrency,
+                                  pool_maxsize=config.concurrency, max_retries=0)
         for scheme in ("http://", "https://"):
             self.http.mount(scheme, adapter)
         self.http.headers["User-Agent"] = USER_AGENT
@@ -74,14 +75,19 @@ class CallbackTransport:
 
     def send(self, request: Request) -> Outcome:
         started = time.monotonic()
-        try:
-            with self.http.post(request.url, data=request.body.encode(), headers=request.headers,
-                                timeout=(self.config.connect_timeout_seconds, self.config.timeout_seconds),
-                                allow_redirects=False, stream=True) as response:
-                head = response.raw.read(MAX_RESPONSE_BYTES, decode_content=False)
-                return Outcome(response.status_code, head.decode("utf-8", "replace"), None, _elapsed(started))
-        except Exception as exc:  # noqa: BLE001 - every failure is an outcome to record, never a crash
-            return Outcome(None, None, _error_name(exc), _elapsed(started))
+        limits = (self.config.connect_timeout_seconds, self.config.timeout_seconds)
+        with deadline(self.config.timeout_seconds) as call:
+            try:
+                with self.http.post(request.url, data=request.body.encode(), headers=request.headers,
+                                    timeout=limits, allow_redirects=False, stream=True) as response:
+                    head = response.raw.read(MAX_RESPONSE_BYTES, decode_content=False)
+                    if not call.cut:
+                        return Outcome(response.status_code, head.decode("utf-8", "replace"), None,
+                                       _elapsed(started))
+            except Exception as exc:  # noqa: BLE001 - every failure is an outcome to record, never a crash
+                if not call.cut:
+                    return Outcome(None, None, _error_name(exc), _elapsed(started))
+        return Outcome(None, None, "DeadlineExceeded", _elapsed(started))
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)

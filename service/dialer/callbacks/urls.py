@@ -12,9 +12,7 @@ import socket
 from typing import Optional
 from urllib.parse import urlsplit
 
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connection import HTTPConnection
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util import connection
 
@@ -86,7 +84,10 @@ class ForbiddenAddressError(NewConnectionError):
     """The dispatcher refused to connect: the host resolves to a forbidden address now."""
 
 
-class _GuardedConnection(HTTPConnection):
+class AddressCheckingConnection(HTTPConnection):
+    """A connection that resolves its host itself, refuses a forbidden address and connects to
+    the address it checked."""
+
     def _new_conn(self) -> socket.socket:
         try:
             address = resolve_allowed(self._dns_host, self.port)[0]
@@ -102,23 +103,3 @@ class _GuardedConnection(HTTPConnection):
             raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from exc
         except OSError as exc:
             raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
-
-
-class _GuardedHTTPSConnection(_GuardedConnection, HTTPSConnection):
-    pass
-
-
-class _GuardedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _GuardedConnection
-
-
-class _GuardedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
-
-
-class GuardedAdapter(HTTPAdapter):
-    """A requests adapter whose every new connection checks the address it connects to."""
-
-    def init_poolmanager(self, *args, **kwargs) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
