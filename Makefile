@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python bench/status_check.py
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/slow_clients.py
+	$(BIN)/python bench/callbacks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

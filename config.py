@@ -270,6 +270,62 @@ class TimingConfig:
         )
 
 
+def _parse_schedule(name: str, value: str) -> tuple[float, ...]:
+    delays = tuple(float(_parse_int(name, item)) for item in _split_list(value))
+    if not delays:
+        raise ConfigError(f"{name} must list at least one delay in seconds, such as 0,5,300")
+    return delays
+
+
+def _parse_signing_secret(value: str) -> str:
+    import base64
+    import binascii
+
+    if not value:
+        return ""
+    try:
+        key = base64.b64decode(value.removeprefix("whsec_"), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if not value.startswith("whsec_") or len(key) < 24:
+        raise ConfigError("DIALER_CALLBACK_SIGNING_SECRET must be whsec_ followed by at least 24 bytes in base64")
+    return value
+
+
+@dataclass(frozen=True)
+class CallbackConfig:
+    """Status callbacks to client systems (DIALER_CALLBACK_*)."""
+
+    signing_secret: str = ""
+    secret_overlap_hours: int = 24
+    concurrency: int = 8
+    # Svix's schedule: the first attempt at once, then the delay before each retry.
+    retry_schedule: tuple[float, ...] = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+    disable_after_hours: int = 120
+    retention_days: int = 30
+    allow_private_networks: bool = False
+    poll_seconds: float = 0.5
+    connect_timeout_seconds: float = 5.0
+    timeout_seconds: float = 15.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "CallbackConfig":
+        read = _Environment(env)
+        schedule = env.get("DIALER_CALLBACK_RETRY_SCHEDULE", "").strip()
+        return cls(
+            signing_secret=_parse_signing_secret(env.get("DIALER_CALLBACK_SIGNING_SECRET", "").strip()),
+            secret_overlap_hours=read.integer("DIALER_CALLBACK_SECRET_OVERLAP_HOURS", cls.secret_overlap_hours, 0),
+            concurrency=read.integer("DIALER_CALLBACK_CONCURRENCY", cls.concurrency),
+            retry_schedule=_parse_schedule("DIALER_CALLBACK_RETRY_SCHEDULE", schedule) if schedule
+            else cls.retry_schedule,
+            disable_after_hours=read.integer("DIALER_CALLBACK_DISABLE_AFTER_HOURS", cls.disable_after_hours),
+            retention_days=read.integer("DIALER_CALLBACK_RETENTION_DAYS", cls.retention_days),
+            allow_private_networks=read.boolean("DIALER_CALLBACK_ALLOW_PRIVATE_NETWORKS", False),
+            poll_seconds=read.seconds("DIALER_CALLBACK_POLL_SECONDS", cls.poll_seconds),
+            timeout_seconds=read.seconds("DIALER_CALLBACK_TIMEOUT_SECONDS", cls.timeout_seconds),
+        )
+
+
 @dataclass(frozen=True)
 class Config:
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
@@ -296,6 +352,7 @@ class Config:
     batch: BatchConfig = field(default_factory=BatchConfig)
     status: StatusCheckConfig = field(default_factory=StatusCheckConfig)
     timing: TimingConfig = field(default_factory=TimingConfig)
+    callbacks: CallbackConfig = field(default_factory=CallbackConfig)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -331,6 +388,7 @@ class Config:
             batch=BatchConfig.from_env(env),
             status=StatusCheckConfig.from_env(env),
             timing=TimingConfig.from_env(env),
+            callbacks=CallbackConfig.from_env(env),
         )
         config.validate()
         return config

@@ -149,11 +149,39 @@ def record(results: dict, name: str, result: dict) -> None:
     print(f"{name}: {result['rps']:.0f} requests/s, p99 {result['p99']:.1f} ms", flush=True)
 
 
+def sql(database_url: str, *statements: str) -> None:
+    import psycopg
+
+    with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as connection:
+        for statement in statements:
+            connection.execute(statement)
+
+
+CALLBACKS_RUN = "webhook, grouped, one callback endpoint subscribed (`--callbacks`)"
+# Every message back to READY: each measurement then applies the same first changes (which owe
+# callbacks when an endpoint is subscribed), not only repeats of the run before.
+RESET = ("UPDATE dialer_message SET state = 'READY', is_final_state = false, last_edited = NULL, "
+         "observation_key = NULL", "DELETE FROM callback_delivery", "DELETE FROM callback_endpoint")
+
+
+def run_with_callbacks(args, webhook: list[str], results: dict, grouped: str) -> None:
+    """The grouped webhook without and with one endpoint subscribed, from the same starting point."""
+    sql(args.database_url, *RESET)
+    record(results, grouped, measure(args, webhook))
+    sql(args.database_url, *RESET, "INSERT INTO callback_endpoint (url, description, event_types, enabled, secret, "
+        "created_at, changed_at) VALUES ('http://127.0.0.1:9/callbacks', 'bench', '[]', true, "
+        "'whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', now(), now())")
+    record(results, CALLBACKS_RUN, measure(args, webhook))
+
+
 def run_default(args, webhook: list[str], results: dict) -> None:
     ceiling_name, grouped, alone = list(results)[:3]
     with serving(args, group_size=64):
         record(results, ceiling_name, measure(args, [f"http://127.0.0.1:{PORT}/healthz"]))
-        record(results, grouped, measure(args, webhook))
+        if args.callbacks:
+            run_with_callbacks(args, webhook, results, grouped)
+        else:
+            record(results, grouped, measure(args, webhook))
     with serving(args, group_size=1):
         record(results, alone, measure(args, webhook))
 
@@ -181,6 +209,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes (default: one per core)")
     parser.add_argument("--threads", type=int, default=16, help="threads per process (gunicorn.conf.py's default)")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--callbacks", action="store_true",
+                        help="also the grouped webhook with one callback endpoint subscribed, each run from READY")
     parser.add_argument("--compare", action="append", default=[], metavar="LABEL=ARGS",
                         help="also serve the grouped webhook with these gunicorn arguments (instead of --gunicorn's), "
                              "alternating with the default configuration in each repeat")
@@ -193,7 +223,8 @@ def main() -> None:
     webhook = ["-s", str(script), f"http://127.0.0.1:{PORT}"]
     results = {"ceiling (GET /healthz)": [], "webhook, grouped (default)": [],
                "webhook, a transaction each (DIALER_WEBHOOK_GROUP_SIZE=1)": [],
-               **{f"webhook, grouped, {label} (`{extra}`)": [] for label, extra in compares.items()}}
+               **{f"webhook, grouped, {label} (`{extra}`)": [] for label, extra in compares.items()},
+               **({CALLBACKS_RUN: []} if args.callbacks else {})}
     for repeat in range(args.repeats):
         # The default and the compared configurations take turns going first.
         order = [None, *compares] if repeat % 2 == 0 else [*compares, None]
@@ -205,7 +236,13 @@ def main() -> None:
                 record(results, f"webhook, grouped, {label} (`{compares[label]}`)", measure(args, webhook))
     text = table(results)
     print(text)
-    if not args.no_write:
+    if not args.no_write and args.callbacks:
+        write_section("Webhook ingestion with status callbacks (bench/webhooks.py --callbacks)",
+                      f"As the section above ({args.workers} gunicorn processes, PostgreSQL, wrk with 32 connections "
+                      f"for 10 s, median of {args.repeats}), every message back to READY before each measurement so "
+                      f"that each applies the same {MESSAGES:,} first changes; with one endpoint subscribed each of "
+                      f"them also writes its callback (the outbox INSERT of its group).", text)
+    elif not args.no_write:
         write_section("Webhook ingestion (bench/webhooks.py)",
                       f"gunicorn (gunicorn.conf.py{' ' + ' '.join(args.gunicorn) if args.gunicorn else ''}) "
                       f"{args.workers} processes (x {args.threads} threads where the worker class has threads) on "

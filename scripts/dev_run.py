@@ -23,6 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WEB_PORT = os.environ.get("DEV_WEB_PORT", "5000")
 SIMULATOR_PORT = os.environ.get("DEV_SIMULATOR_PORT", "5055")
+RECEIVER_PORT = os.environ.get("DEV_RECEIVER_PORT", "5077")
+# Development only: signs callbacks sent to a message's own callback_url.
+DEV_CALLBACK_SIGNING_SECRET = "whsec_ZGV2LWNhbGxiYWNrLXNpZ25pbmctc2VjcmV0LTAx"
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 SIMULATOR_TOKEN = "dev-simulator-token"
 WEBHOOK_SECRET = "dev-webhook-secret"
@@ -32,7 +35,7 @@ SIMULATOR_STATES_MAPPING = (
     '"statuses_unreachable": "UNREACHABLE", "statuses_declined": "DECLINED", "statuses_unanswered": "UNANSWERED"}'
 )
 DEV_OPERATOR = ("dev@localhost", "dev-console-password")
-COLOURS = {"simulator": "35", "worker": "36", "web": "32"}
+COLOURS = {"simulator": "35", "worker": "36", "web": "32", "receiver": "33"}
 
 
 def _pipe(name: str, process: subprocess.Popen) -> None:
@@ -48,6 +51,9 @@ def _environment() -> tuple[dict, bool]:
     env.setdefault("DIALER_SEND_INTERVAL_SECONDS", "2")
     env.setdefault("DIALER_CHECK_STATUS_INTERVAL_SECONDS", "10")
     env.setdefault("METRICS_PUBLIC", "true")  # http://127.0.0.1:5000/metrics, on this machine only
+    # The callback receiver listens on loopback, which callbacks may reach only when allowed.
+    env.setdefault("DIALER_CALLBACK_ALLOW_PRIVATE_NETWORKS", "true")
+    env.setdefault("DIALER_CALLBACK_SIGNING_SECRET", DEV_CALLBACK_SIGNING_SECRET)
     with_simulator = not env.get("DAKTELA_URL")
     if with_simulator:
         env.update({
@@ -86,7 +92,7 @@ def _port_in_use(port: str) -> bool:
 
 def _busy_port(with_simulator: bool) -> str | None:
     """One line saying which port this run needs is taken, if one is."""
-    ports = {"web": (WEB_PORT, "DEV_WEB_PORT")}
+    ports = {"web": (WEB_PORT, "DEV_WEB_PORT"), "receiver": (RECEIVER_PORT, "DEV_RECEIVER_PORT")}
     if with_simulator:
         ports["simulator"] = (SIMULATOR_PORT, "DEV_SIMULATOR_PORT")
     for name, (port, variable) in ports.items():
@@ -111,6 +117,9 @@ def _commands(env: dict, with_simulator: bool) -> dict[str, list[str]]:
     web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
     commands["web"] = [python, "-m", *web.partition(":")[2].split(),
                        "--bind", f"127.0.0.1:{WEB_PORT}", "--access-logfile", "-"]
+    commands["receiver"] = [python, str(ROOT / "scripts" / "callback_receiver.py"), "--port", RECEIVER_PORT,
+                            "--service", f"http://127.0.0.1:{WEB_PORT}",
+                            "--api-key", env["DIALER_API_KEYS"].split(",")[0]]
     return commands
 
 

@@ -12,6 +12,7 @@ from config import Config
 from service.api import register_blueprints
 from service.cli import register_cli
 from service.console import register_console
+from service.dialer.callbacks.outbox import install_outbox
 from service.dialer.runtime import init_dialer
 from service.errors import register_error_handlers
 from service.extensions import api, db, migrate
@@ -32,6 +33,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
     init_http_metrics(app)
     init_security_headers(app)
     init_dialer(app, config)
+    install_outbox()
     register_blueprints(app)
     register_console(app, secure_cookies=config.is_production)
     register_error_handlers(app)

@@ -3,6 +3,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from service.dialer.callbacks.deliveries import purge_delivered
+from service.dialer.callbacks.dispatch import Dispatcher
 from service.dialer.idempotency import purge_expired_keys
 from service.dialer.operators import create_operator
 from service.dialer.publishing import publish_due_messages
@@ -74,6 +76,24 @@ def create_operator_command(email, role, timezone, password) -> None:
         details = "; ".join(f"{field}: {' '.join(texts)}" for field, texts in (exc.errors or {}).items())
         raise click.ClickException(f"{exc.message} {details}".strip()) from None
     click.echo(f"created {operator.role.value} {operator.email}")
+
+
+@dialer_cli.command("deliver-callbacks")
+@click.option("--max-batches", type=click.IntRange(min=1), default=None, help="Stop after this many batches.")
+def deliver_callbacks_command(max_batches) -> None:
+    """Send the status callbacks that are due now, and print what came of them."""
+    dispatcher = Dispatcher(dialer_config().callbacks)
+    try:
+        click.echo(str(dispatcher.run(max_batches=max_batches)))
+    finally:
+        dispatcher.transport.close()
+
+
+@dialer_cli.command("purge-callbacks")
+def purge_callbacks_command() -> None:
+    """Delete callbacks delivered longer ago than DIALER_CALLBACK_RETENTION_DAYS (failed ones are kept)."""
+    days = dialer_config().callbacks.retention_days
+    click.echo(f"deleted {purge_delivered(days)} callbacks delivered more than {days} days ago")
 
 
 def register_cli(app: Flask) -> None:

@@ -15,6 +15,9 @@ from typing import Callable
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
+from config import CallbackConfig
+from service.dialer.callbacks.deliveries import purge_delivered
+from service.dialer.callbacks.dispatch import Dispatcher
 from service.dialer.idempotency import purge_expired_keys
 from service.dialer.publishing import publish_due_messages
 from service.dialer.retention import purge_old_events
@@ -46,6 +49,7 @@ def build_scheduler(app: Flask, stop: threading.Event | None = None) -> Blocking
     after its current batch (see `run_worker`)."""
     with app.app_context():
         batch, status = dialer_config().batch, dialer_config().status
+        callbacks = dialer_config().callbacks
         checks = can_check_message_states()
         can_take_back = current_backend().can_remove_records()
     # APScheduler logs every run at INFO; our jobs log what they did.
@@ -71,12 +75,27 @@ def build_scheduler(app: Flask, stop: threading.Event | None = None) -> Blocking
         _in_app_context(app, purge_expired_keys, "purge-idempotency-keys"), "interval",
         hours=1, id="purge-idempotency-keys", name="purge-idempotency-keys", **common,
     )
+    _add_callback_jobs(app, scheduler, callbacks, stop, common)
     if status.event_retention_days:
         scheduler.add_job(
             _in_app_context(app, purge_old_events, "purge-events"), "interval",
             hours=1, id="purge-events", name="purge-events", **common,
         )
     return scheduler
+
+
+def _add_callback_jobs(app: Flask, scheduler: BlockingScheduler, callbacks: CallbackConfig,
+                       stop: threading.Event | None, common: dict) -> None:
+    # One dispatcher for the process: its HTTP connections are kept between runs.
+    dispatcher = Dispatcher(callbacks)
+    scheduler.add_job(
+        _in_app_context(app, functools.partial(dispatcher.run, stop=stop), "deliver-callbacks"), "interval",
+        seconds=callbacks.poll_seconds, id="deliver-callbacks", name="deliver-callbacks", **common,
+    )
+    scheduler.add_job(
+        _in_app_context(app, functools.partial(purge_delivered, callbacks.retention_days), "purge-callbacks"),
+        "interval", hours=1, id="purge-callbacks", name="purge-callbacks", **common,
+    )
 
 
 def run_worker(app: Flask, say: Callable[[str], object] = print) -> None:

@@ -1,7 +1,7 @@
 """HTTP blueprints: load the request, call one service function, dump the result."""
 from flask import Flask
 
-from service.api import docs_assets, health, messages, metrics, templates, webhooks
+from service.api import callbacks, docs_assets, health, messages, metrics, templates, webhooks
 from service.extensions import api
 
 
@@ -12,3 +12,4 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(webhooks.blp)
     api.register_blueprint(messages.blp)
     api.register_blueprint(templates.blp)
+    api.register_blueprint(callbacks.blp)

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from service import metrics
+from service.dialer.callbacks.endpoints import checked_message_callback_url
 from service.dialer.idempotency import claim_of_new_messages
 from service.dialer.publishing import lease_until, publish_stored_messages
 from service.dialer.recipients import InvalidRecipient, normalize_recipient
@@ -81,12 +82,16 @@ def build_message(
     send_at: Optional[datetime] = None,
     valid_until: Optional[datetime] = None,
     calling_hours: Optional[str] = None,
+    callback_url: Optional[str] = None,
 ) -> DialerMessage:
     """A new, unsaved WAITING message; InvalidInputError names each bad field. `send_at` and
-    `valid_until` are aware datetimes; `calling_hours` overrides DIALER_CALLING_HOURS."""
+    `valid_until` are aware datetimes; `calling_hours` overrides DIALER_CALLING_HOURS. A
+    `callback_url` receives the message's status callbacks, signed with DIALER_CALLBACK_SIGNING_SECRET."""
     extra_data = dict(extra_data or {})
     values = _checked_fields(recipient, content, tag, extra_data, priority, is_autodialer,
                              (send_at, valid_until, calling_hours))
+    if callback_url is not None:
+        callback_url = checked_message_callback_url(callback_url)
     message = DialerMessage(
         send_at=values["send_at"],
         valid_until=values["valid_until"],
@@ -105,6 +110,7 @@ def build_message(
         backend=current_backend().dotted_path(),
         template_id=template.id if template is not None else None,
         template_slug=template.slug if template is not None else None,
+        callback_url=callback_url,
     )
     message.related_objects = build_related_objects(related_objects)
     return message
@@ -142,6 +148,9 @@ def send_message(recipient: str, content: str, **fields: Any) -> DialerMessage:
 def send_bulk(recipients: Sequence[str], content: str, **fields: Any) -> list[DialerMessage]:
     """Store one message per recipient, all or none, then publish them as a batch."""
     _check_bulk_recipients(recipients)
+    # Checked once (its DNS look-up included), not once per recipient.
+    callback_url = fields.pop("callback_url", None)
+    callback_url = checked_message_callback_url(callback_url) if callback_url is not None else None
     messages, errors = [], {}
     for index, recipient in enumerate(recipients):
         try:
@@ -152,6 +161,8 @@ def send_bulk(recipients: Sequence[str], content: str, **fields: Any) -> list[Di
             errors[str(index)] = exc.errors["recipient"]
     if errors:
         raise InvalidInputError(errors={"recipients": errors})
+    for message in messages:
+        message.callback_url = callback_url
     store_and_publish(messages)
     return messages
 
@@ -170,11 +181,13 @@ def _check_bulk_recipients(recipients: Sequence[str]) -> None:
 
 
 def send(recipient, content, related_objects=None, tag=None, *, priority=PRIORITY_LOWEST,
-         is_autodialer=True, send_at=None, valid_until=None, calling_hours=None, **kwargs) -> DialerMessage:
+         is_autodialer=True, send_at=None, valid_until=None, calling_hours=None, callback_url=None,
+         **kwargs) -> DialerMessage:
     """The seed's `send`: extra keyword arguments are stored in `extra_data`. `send_at` and
-    `valid_until` (aware datetimes) and `calling_hours` time the call (README, "Call timing")."""
+    `valid_until` (aware datetimes) and `calling_hours` time the call (README, "Call timing");
+    `callback_url` receives the message's signed status callbacks."""
     return send_message(
         recipient, content, related_objects=related_objects, tag=tag, extra_data=kwargs,
         priority=priority, is_autodialer=is_autodialer, send_at=send_at, valid_until=valid_until,
-        calling_hours=calling_hours,
+        calling_hours=calling_hours, callback_url=callback_url,
     )

@@ -108,10 +108,10 @@ def render_for_sending(template: AbstractDialerTemplate, context_data: Mapping[s
 
 def send_from_template(template, recipient, context_data, related_objects=None, tag=None,
                        *, extra_data=None, priority=PRIORITY_LOWEST, is_autodialer=True,
-                       send_at=None, valid_until=None, calling_hours=None,
+                       send_at=None, valid_until=None, calling_hours=None, callback_url=None,
                        **kwargs) -> Optional[DialerMessage]:
     """Render `template` and send it; None when the template's `can_send` refuses. `send_at`,
-    `valid_until` and `calling_hours` time the call as in `send`."""
+    `valid_until`, `calling_hours` and `callback_url` are as in `send`."""
     try:
         normalized = normalize_recipient(recipient, dialer_config().default_phone_region)
     except InvalidRecipient as exc:
@@ -123,7 +123,7 @@ def send_from_template(template, recipient, context_data, related_objects=None, 
         normalized, content, related_objects=related_objects, tag=tag,
         extra_data={**(extra_data or {}), **kwargs}, priority=priority,
         is_autodialer=is_autodialer, template=template, send_at=send_at, valid_until=valid_until,
-        calling_hours=calling_hours,
+        calling_hours=calling_hours, callback_url=callback_url,
     )
 
 

@@ -1,4 +1,5 @@
 """Tables and pure state helpers. Nothing here commits or calls HTTP."""
+from service.models.callback import CallbackAttempt, CallbackDelivery, CallbackEndpoint
 from service.models.idempotency import IdempotencyKey
 from service.models.message import (
     DialerMessage,
@@ -12,6 +13,9 @@ from service.models.template import AbstractDialerTemplate, DialerTemplate
 
 __all__ = [
     "AbstractDialerTemplate",
+    "CallbackAttempt",
+    "CallbackDelivery",
+    "CallbackEndpoint",
     "DialerMessage",
     "DialerMessageEvent",
     "DialerPollState",

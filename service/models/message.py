@@ -103,6 +103,10 @@ class DialerMessage(TimestampMixin, db.Model):
     idempotency_key_id: Mapped[Optional[int]] = mapped_column(
         ForeignKey("idempotency_key.id", ondelete="SET NULL"), index=True
     )
+    # Status callbacks: the client's own URL for this message (signed with the service-wide
+    # secret), and how many callback events the message has had (their `sequence`).
+    callback_url: Mapped[Optional[str]] = mapped_column(String(2048))
+    callback_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     related_objects: Mapped[list["DialerMessageRelatedObject"]] = relationship(
         back_populates="dialer_message",
@@ -119,6 +123,16 @@ class DialerMessage(TimestampMixin, db.Model):
     @property
     def failed(self) -> bool:
         return self.state == DialerMessageState.ERROR
+
+    @property
+    def scheduled_until(self) -> Optional[datetime]:
+        """When a SCHEDULED message is next considered for publishing."""
+        return self.next_attempt_at if self.state == DialerMessageState.SCHEDULED else None
+
+    @property
+    def pending_take_back(self) -> Optional[str]:
+        """"cancel" or "expire" while the provider's record is being removed for it."""
+        return self.withdrawal.partition(":")[0] if self.withdrawal else None
 
     def __repr__(self) -> str:
         return f"<DialerMessage {self.id} {self.state}>"

@@ -6,6 +6,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, valida
 
 from service.dialer.related import MAX_CONTENT_TYPE_LENGTH, MAX_OBJECT_ID_LENGTH, MAX_RELATED_OBJECTS
 from service.dialer.sending import MAX_CONTENT_LENGTH, MAX_TAG_LENGTH
+from service.models.callback import MAX_URL_LENGTH
 from service.models.message import PRIORITY_HIGHEST, PRIORITY_LOWEST
 from service.models.states import DialerMessageState
 from service.schemas.fields import ObjectId, PhoneNumber, QueryBoolean, StrictBoolean, UTCDateTime
@@ -83,6 +84,10 @@ class MessageOptionsSchema(StrictSchema):
     calling_hours = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=200),
                                   metadata={"description": "Overrides DIALER_CALLING_HOURS, in the recipient's "
                                                            "local time, e.g. `mon-fri 08:00-20:00; sat 09:00-17:00`."})
+    callback_url = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=MAX_URL_LENGTH),
+        metadata={"description": "Receives this message's status callbacks, signed with "
+                                 "DIALER_CALLBACK_SIGNING_SECRET (see README, Receiving status callbacks)."})
 
 
 CONTENT = fields.String(
@@ -132,24 +137,15 @@ class MessageSchema(Schema):
     number_of_send_attempts = fields.Integer()
     number_of_status_check_attempts = fields.Integer()
     related_objects = fields.List(fields.Nested(RelatedObjectResultSchema))
+    callback_url = fields.String(allow_none=True)
     send_at = fields.DateTime(format="iso", allow_none=True)
     valid_until = fields.DateTime(format="iso", allow_none=True)
     calling_hours = fields.String(allow_none=True)
-    scheduled_until = fields.Method("_scheduled_until", metadata={
-        "type": "string", "format": "date-time", "nullable": True,
+    scheduled_until = fields.DateTime(format="iso", allow_none=True, metadata={
         "description": "When a SCHEDULED message is next considered for publishing"})
     schedule_note = fields.String(allow_none=True, metadata={"description": "Why a SCHEDULED message waits"})
-    pending_take_back = fields.Method("_pending_take_back", metadata={
-        "type": "string", "nullable": True, "enum": ["cancel", "expire", None],
+    pending_take_back = fields.String(allow_none=True, validate=validate.OneOf(["cancel", "expire"]), metadata={
         "description": "A cancel or expiry waiting for the provider's record to be removed (retried by the worker)"})
-
-    def _scheduled_until(self, message):
-        if message.state != DialerMessageState.SCHEDULED or message.next_attempt_at is None:
-            return None
-        return message.next_attempt_at.isoformat()
-
-    def _pending_take_back(self, message):
-        return message.withdrawal.partition(":")[0] if message.withdrawal else None
 
 
 class MessageCancelFilterSchema(StrictSchema):

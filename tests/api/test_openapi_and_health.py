@@ -12,6 +12,13 @@ EXPECTED_OPERATIONS = {
     ("/api/v1/templates/{slug}", "put"), ("/api/v1/templates/{slug}", "delete"),
     ("/api/v1/templates/{slug}/preview", "post"), ("/api/v1/templates/{slug}/send", "post"),
     ("/healthz", "get"), ("/readyz", "get"), ("/webhooks/daktela", "post"), ("/webhooks/{provider}", "post"),
+    ("/api/v1/callback-endpoints", "post"), ("/api/v1/callback-endpoints", "get"),
+    ("/api/v1/callback-endpoints/{endpoint_id}", "get"), ("/api/v1/callback-endpoints/{endpoint_id}", "patch"),
+    ("/api/v1/callback-endpoints/{endpoint_id}", "delete"),
+    ("/api/v1/callback-endpoints/{endpoint_id}/rotate-secret", "post"),
+    ("/api/v1/callback-endpoints/{endpoint_id}/deliveries", "get"),
+    ("/api/v1/callback-endpoints/{endpoint_id}/replay", "post"),
+    ("/api/v1/callback-deliveries/{delivery_id}/retry", "post"), ("/api/v1/messages/{message_id}/callbacks", "get"),
 }
 
 

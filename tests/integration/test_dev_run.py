@@ -36,7 +36,7 @@ def port_is_free(port: int) -> bool:
 def dev_environment(tmp_path):
     env = {name: value for name, value in os.environ.items() if not name.startswith(("DAKTELA_", "DIALER_"))}
     return {**env, "DEV_WEB_PORT": str(free_port()), "DEV_SIMULATOR_PORT": str(free_port()),
-            "DATABASE_URL": f"sqlite:///{tmp_path}/dev.sqlite3", "WEB_CONCURRENCY": "1"}
+            "DEV_RECEIVER_PORT": str(free_port()), "DATABASE_URL": f"sqlite:///{tmp_path}/dev.sqlite3", "WEB_CONCURRENCY": "1"}
 
 
 def wait_until_serving(env: dict, log, parent: subprocess.Popen) -> None:
@@ -142,3 +142,34 @@ def test_make_run_serves_metrics_of_web_and_worker_from_one_folder_removed_at_th
         parent.wait(30)
     assert Scrape(response.text).has("dialer_backlog_messages", state="WAITING")
     assert not folder.exists()
+
+
+def test_make_runs_receiver_gets_each_status_callback_of_a_message_verified(dev_environment, tmp_path):
+    log = tmp_path / "make-run.log"
+    with open(log, "w") as output:
+        parent = subprocess.Popen([sys.executable, "scripts/dev_run.py"], cwd=ROOT, env=dev_environment,
+                                  stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_until_serving(dev_environment, log, parent)
+        deadline = time.monotonic() + 30
+        while "callback receiver on" not in log.read_text():
+            assert parent.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        sent = requests.post(f"http://127.0.0.1:{dev_environment['DEV_WEB_PORT']}/api/v1/messages", timeout=10,
+                             headers={"Authorization": "Bearer dev-key"},
+                             json={"recipient": "+420777123456", "content": "Hello from make run"}).json()
+        final = f"VERIFIED message.final #{sent['id']} "
+        deadline = time.monotonic() + 60
+        while final not in log.read_text():
+            assert parent.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        verified = [line.partition("VERIFIED ")[2] for line in log.read_text().splitlines()
+                    if "VERIFIED message." in line and f" #{sent['id']} " in line]
+    finally:
+        parent.terminate()
+        parent.wait(30)
+    assert "NOT VERIFIED" not in log.read_text()
+    assert verified[0].startswith(f"message.created #{sent['id']} seq 1: WAITING")
+    assert [line.split()[0] for line in verified] == (
+        ["message.created"] + ["message.state_changed"] * (len(verified) - 2) + ["message.final"])
+    assert "CALL_IN_PROGRESS" in " ".join(verified)

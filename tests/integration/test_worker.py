@@ -7,7 +7,8 @@ def test_worker_schedules_publishing_and_purging_safely(make_app):
     app = make_app(batch=BatchConfig(send_interval_seconds=7))
     scheduler = build_scheduler(app)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"publish", "purge-idempotency-keys"}  # the dummy backend cannot be polled
+    # The dummy backend cannot be polled.
+    assert set(jobs) == {"publish", "purge-idempotency-keys", "deliver-callbacks", "purge-callbacks"}
     for job in jobs.values():
         assert job.max_instances == 1 and job.coalesce is True
         assert job.name == job.id  # what APScheduler's own log lines call the job
@@ -41,4 +42,14 @@ def test_the_worker_polls_with_the_backends_own_status_check(make_app, daktela_a
     jobs["check-status"].func()
     assert PollingBackend.checks == ["checked"]
     daktela_jobs = {job.id for job in build_scheduler(daktela_app()).get_jobs()}
-    assert daktela_jobs == {"publish", "check-status", "purge-idempotency-keys", "take-back"}
+    assert daktela_jobs == {"publish", "check-status", "purge-idempotency-keys", "take-back",
+                           "deliver-callbacks", "purge-callbacks"}
+
+
+def test_the_deliver_callbacks_job_polls_within_a_second(make_app):
+    from config import CallbackConfig
+
+    app = make_app(callbacks=CallbackConfig(poll_seconds=0.5))
+    job = {job.id: job for job in build_scheduler(app).get_jobs()}["deliver-callbacks"]
+    assert job.trigger.interval.total_seconds() == 0.5
+    job.func()  # nothing due: runs in its app context and returns

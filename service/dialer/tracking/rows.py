@@ -10,13 +10,14 @@ second, the ORM's unit of work would cost more than the database.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, NamedTuple, Optional, Union
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
+from service.dialer.callbacks.outbox import MessageChange, insert_deliveries
 from service.infrastructure.locks import lock_rows
 from service.models.message import DialerMessage, DialerMessageEvent
 from service.models.state_machine import Decision, Observation, decide_observation
@@ -44,6 +45,14 @@ class MessageRow:
     last_webhook_at: Optional[datetime]
     next_check_at: Optional[datetime]
     needs_status_lookup: bool
+    tag: Optional[str]
+    callback_url: Optional[str]
+    callback_sequence: int
+    # Whether it was final when locked: a change that makes it final owes `message.final`.
+    was_final: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.was_final = self.is_final_state
 
     def update_parameters(self) -> dict[str, Any]:
         values = {name: getattr(self, name) for name in _WRITTEN}
@@ -63,8 +72,8 @@ class MessageRow:
         return decision, event
 
 
-_READ = tuple(MessageRow.__dataclass_fields__)
-_WRITTEN = tuple(name for name in _READ if name not in ("id", "sent_at"))
+_READ = tuple(name for name, column in MessageRow.__dataclass_fields__.items() if column.init)
+_WRITTEN = tuple(name for name in _READ if name not in ("id", "sent_at", "tag", "callback_url"))
 _LOCK = (select(*(MESSAGES.c[name] for name in _READ))
          .where(MESSAGES.c.id.in_(bindparam("ids", expanding=True))).order_by(MESSAGES.c.id)
          .with_for_update())
@@ -109,8 +118,10 @@ def snapshots(connection: Connection, ids: Iterable[int]) -> dict[int, Snapshot]
 
 
 def write(connection: Connection, rows: Iterable[MessageRow], events: list[dict[str, Any]]) -> None:
-    """One UPDATE of the changed messages, one INSERT of their history."""
+    """One UPDATE of the changed messages, one INSERT of their history, and one INSERT of the
+    callbacks they owe (the outbox, in the same transaction)."""
     rows = list(rows)
+    _record_callbacks(connection, rows, events)
     if connection.dialect.name == "postgresql" and len(rows) > 1:
         _write_pg(connection, rows, events)
         return
@@ -126,11 +137,13 @@ def write(connection: Connection, rows: Iterable[MessageRow], events: list[dict[
 _MESSAGE_TYPES = {"state": "varchar", "is_final_state": "bool", "last_edited": "timestamp",
                   "observation_key": "varchar", "extra_sender_data": "text", "nextcall_at": "timestamp",
                   "number_of_status_check_attempts": "int", "error": "text", "last_webhook_at": "timestamp",
-                  "next_check_at": "timestamp", "needs_status_lookup": "bool", "changed_at": "timestamp"}
+                  "next_check_at": "timestamp", "needs_status_lookup": "bool", "changed_at": "timestamp",
+                  "callback_sequence": "int"}
 _EVENT_TYPES = {"dialer_message_id": "bigint", "created_at": "timestamp", "source": "varchar",
                 "old_state": "varchar", "new_state": "varchar", "applied": "bool", "note": "text",
                 "payload": "text"}
 _JSON = ("extra_sender_data", "payload")
+assert set(_MESSAGE_TYPES) == set(_WRITTEN), "the PostgreSQL write must carry every written column"
 _UPDATE_PG = (
     f"UPDATE {MESSAGES.name} AS m SET "
     + ", ".join(f"{name} = v.{name}" + ("::jsonb" if name in _JSON else "") for name in _MESSAGE_TYPES)
@@ -168,6 +181,21 @@ def _pg_value(name: str, value: Any) -> Any:
     if isinstance(value, DialerMessageState):
         return value.value
     return value
+
+
+def _record_callbacks(connection: Connection, rows: list[MessageRow], events: list[dict[str, Any]]) -> None:
+    transitions: dict[int, list] = {}
+    for event in events:
+        if event["applied"]:
+            transitions.setdefault(event["dialer_message_id"], []).append((event["old_state"], event["new_state"]))
+    if not transitions:
+        return
+    changes = [MessageChange(row.id, row.tag, row.callback_url, row.callback_sequence,
+                             transitions=transitions.get(row.id, []),
+                             became_final=row.is_final_state and not row.was_final) for row in rows]
+    insert_deliveries(connection, changes, events[0]["created_at"])
+    for row, change in zip(rows, changes, strict=True):
+        row.callback_sequence = change.sequence
 
 
 def _one_or_many(parameters: list[dict]) -> Union[dict, list[dict]]:

@@ -1,0 +1,1 @@
+"""Signed status callbacks to client systems: outbox, dispatch, signing, endpoints, URL safety."""
