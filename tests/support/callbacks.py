@@ -49,7 +49,7 @@ def send_message(api, **fields):
 
 def dispatch(app, clock=None, **settings):
     with app.app_context():
-        dispatcher = Dispatcher(callback_settings(**settings), clock=clock or Clock())
+        dispatcher = Dispatcher(callback_settings(**settings), clock=clock)  # None: the dialer's clock
         try:
             return dispatcher.run()
         finally:

@@ -119,10 +119,12 @@ def test_hostile_template_is_refused_naming_its_limit(body, limit):
 
 
 @pytest.mark.parametrize("body, limit", HOSTILE)
-def test_hostile_template_is_refused_within_a_second(body, limit):
+def test_hostile_template_is_refused_on_the_real_clock(body, limit):
     started = time.monotonic()
     error = _refusal(body)
-    assert time.monotonic() - started < 1.0
+    # A hang guard, not a speed test: the render's own budget is 0.5 s; an unbounded render of
+    # these bodies runs for minutes. (How fast refusals come is the benchmarks' business.)
+    assert time.monotonic() - started < 5.0
     assert "went over a limit" in str(error) or limit in str(error)
 
 
@@ -232,7 +234,7 @@ def test_preview_of_a_hostile_template_is_422_naming_the_limit(api, app_context,
     slug = hostile_template(body)
     started = time.monotonic()
     response = api.post(f"/api/v1/templates/{slug}/preview", json={"context_data": {}})
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 5.0  # a hang guard (the render's budget is 0.5 s), not a speed test
     _assert_limit_envelope(response, limit)
 
 

@@ -9,12 +9,12 @@ from sqlalchemy import delete, select, update
 
 from service.dialer.callbacks.endpoints import get_endpoint
 from service.dialer.messages import get_message
+from service.dialer.runtime import now as clock_now
 from service.errors import NotFoundError
 from service.extensions import db
 from service.infrastructure.pagination import Page, decode_cursor, page_from_rows
 from service.infrastructure.transactions import end_transaction, transaction
 from service.models.callback import DELIVERED, PENDING, CallbackAttempt, CallbackDelivery
-from service.models.types import utcnow
 
 D = CallbackDelivery
 PURGE_BATCH = 1000
@@ -82,7 +82,7 @@ def retry_delivery(delivery_id: int) -> DeliveryView:
         if delivery is None:
             raise DeliveryNotFoundError()
         if delivery.status != PENDING:
-            delivery.status, delivery.attempts, delivery.next_attempt_at = PENDING, 0, utcnow()
+            delivery.status, delivery.attempts, delivery.next_attempt_at = PENDING, 0, clock_now()
     return DeliveryView(delivery, [])
 
 
@@ -93,7 +93,7 @@ def replay_endpoint(endpoint_id: int, since: datetime) -> int:
     with transaction() as session:
         queued = session.execute(
             update(D).where(D.endpoint_id == endpoint_id, D.created_at >= since, D.status != PENDING)
-            .values(status=PENDING, attempts=0, next_attempt_at=utcnow())
+            .values(status=PENDING, attempts=0, next_attempt_at=clock_now())
             .execution_options(synchronize_session=False))
     return queued.rowcount
 
@@ -101,7 +101,7 @@ def replay_endpoint(endpoint_id: int, since: datetime) -> int:
 def purge_delivered(retention_days: int, now: Optional[datetime] = None) -> int:
     """Delete delivered callbacks older than `retention_days`, in batches; how many were deleted.
     Failed ones (dead letters) are kept."""
-    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    cutoff = (now or clock_now()) - timedelta(days=retention_days)
     deleted = 0
     while True:
         with transaction() as session:

@@ -24,9 +24,9 @@ from config import CallbackConfig
 from service.dialer.callbacks.payloads import delivery_body
 from service.dialer.callbacks.signing import signed_headers
 from service.dialer.callbacks.transport import CallbackTransport, Outcome, Request
+from service.dialer.runtime import now as clock_now
 from service.infrastructure.transactions import transaction
 from service.models.callback import DELIVERED, FAILED, PENDING, CallbackAttempt, CallbackDelivery, CallbackEndpoint
-from service.models.types import utcnow
 
 logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -63,9 +63,10 @@ def _due(now: datetime):
 class Dispatcher:
     """Sends the outbox; one per worker process (its HTTP pool is kept between runs)."""
 
-    def __init__(self, config: CallbackConfig, clock: Clock = utcnow, transport: Optional[CallbackTransport] = None):
+    def __init__(self, config: CallbackConfig, clock: Optional[Clock] = None,
+                 transport: Optional[CallbackTransport] = None):
         self.config = config
-        self.clock = clock
+        self.clock = clock or clock_now  # the dialer's clock, as the outbox stamps deliveries with it
         self.transport = transport or CallbackTransport(config)
         self.batch_size = max(4 * config.concurrency, 32)
         self.lease = timedelta(seconds=2 * (config.connect_timeout_seconds + config.timeout_seconds))

@@ -10,12 +10,12 @@ from sqlalchemy import select
 from service.dialer.callbacks.signing import new_secret
 from service.dialer.callbacks.urls import UnsafeURLError, check_callback_url
 from service.dialer.runtime import dialer_config
+from service.dialer.runtime import now as clock_now
 from service.errors import InvalidInputError, NotFoundError
 from service.extensions import db
 from service.infrastructure.pagination import Page, decode_cursor, page_from_rows
 from service.infrastructure.transactions import end_transaction, transaction
 from service.models.callback import CallbackEndpoint
-from service.models.types import utcnow
 
 
 class EndpointNotFoundError(NotFoundError):
@@ -114,5 +114,5 @@ def rotate_secret(endpoint_id: int) -> IssuedSecret:
         if endpoint is None:
             raise EndpointNotFoundError()
         endpoint.previous_secret, endpoint.secret = endpoint.secret, new_secret()
-        endpoint.previous_secret_expires_at = utcnow() + overlap
+        endpoint.previous_secret_expires_at = clock_now() + overlap
     return IssuedSecret(endpoint, endpoint.secret)

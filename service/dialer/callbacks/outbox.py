@@ -23,6 +23,7 @@ from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, attributes
 
+from service.dialer.runtime import now as clock_now
 from service.models.callback import (
     EVENT_CREATED,
     EVENT_FINAL,
@@ -32,7 +33,6 @@ from service.models.callback import (
     CallbackEndpoint,
 )
 from service.models.message import DialerMessage, DialerMessageEvent
-from service.models.types import utcnow
 
 DELIVERIES = CallbackDelivery.__table__
 ENDPOINTS = CallbackEndpoint.__table__
@@ -134,7 +134,7 @@ def _add_deliveries_to_flush(session: Session, flush_context, instances) -> None
         return
     with session.no_autoflush:
         endpoints = subscribers(session.connection())
-    now = utcnow()
+    now = clock_now()
     for message, change in changed:
         for row in outbox_rows(change, endpoints, now):
             del row["dialer_message_id"]
