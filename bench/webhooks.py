@@ -115,14 +115,14 @@ def commits(database_url: str) -> int:
 
 
 @contextlib.contextmanager
-def serving(args, group_size: int, gunicorn_args: list[str] | None = None):
-    """gunicorn with the production settings (gunicorn.conf.py in ROOT), the given processes and threads,
-    and `gunicorn_args` (else --gunicorn's)."""
-    env = {**environment(args.database_url), "DIALER_WEBHOOK_GROUP_SIZE": str(group_size)}
+def serving(args, group_size: int, gunicorn_args: list[str] | None = None, root: Path = ROOT):
+    """gunicorn with the production settings (gunicorn.conf.py in `root`: this checkout, or the
+    baseline's), the given processes and threads, and `gunicorn_args` (else --gunicorn's)."""
+    env = {**environment(args.database_url), "DIALER_WEBHOOK_GROUP_SIZE": str(group_size), "PYTHONPATH": str(root)}
     extra = args.gunicorn if gunicorn_args is None else gunicorn_args
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{PORT}", "--workers", str(args.workers),
-         "--threads", str(args.threads), "--log-level", "warning", *extra], cwd=ROOT, env=env)
+         "--threads", str(args.threads), "--log-level", "warning", *extra], cwd=root, env=env)
     try:
         for _ in range(100):
             try:
@@ -202,6 +202,15 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+BASELINE = object()  # the --baseline run's label in the alternation
+
+
+def _baseline_tree(ref: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix="bench-baseline-"))
+    subprocess.run(["git", "worktree", "add", "--detach", str(path), ref], cwd=ROOT, check=True, capture_output=True)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
@@ -214,6 +223,9 @@ def main() -> None:
     parser.add_argument("--compare", action="append", default=[], metavar="LABEL=ARGS",
                         help="also serve the grouped webhook with these gunicorn arguments (instead of --gunicorn's), "
                              "alternating with the default configuration in each repeat")
+    parser.add_argument("--baseline", default=None, metavar="REF",
+                        help="also serve the grouped webhook from this git ref (a temporary worktree, its own "
+                             "gunicorn.conf.py), alternating with this checkout; 0977edd: before the tracking core")
     parser.add_argument("--gunicorn", nargs=argparse.REMAINDER, default=[], help="further gunicorn arguments")
     args = parser.parse_args()
     compares = dict(c.split("=", 1) for c in args.compare)
@@ -225,15 +237,26 @@ def main() -> None:
                "webhook, a transaction each (DIALER_WEBHOOK_GROUP_SIZE=1)": [],
                **{f"webhook, grouped, {label} (`{extra}`)": [] for label, extra in compares.items()},
                **({CALLBACKS_RUN: []} if args.callbacks else {})}
-    for repeat in range(args.repeats):
-        # The default and the compared configurations take turns going first.
-        order = [None, *compares] if repeat % 2 == 0 else [*compares, None]
-        for label in order:
-            if label is None:
-                run_default(args, webhook, results)
-                continue
-            with serving(args, group_size=64, gunicorn_args=shlex.split(compares[label])):
-                record(results, f"webhook, grouped, {label} (`{compares[label]}`)", measure(args, webhook))
+    baseline = _baseline_tree(args.baseline) if args.baseline else None
+    baseline_run = f"webhook, grouped, baseline {args.baseline} (its own code and gunicorn.conf.py)"
+    if baseline:
+        results[baseline_run] = []
+    try:
+        for repeat in range(args.repeats):
+            # The default and the compared configurations take turns going first.
+            others = [*compares, *([BASELINE] if baseline else [])]
+            for label in ([None, *others] if repeat % 2 == 0 else [*others, None]):
+                if label is None:
+                    run_default(args, webhook, results)
+                elif label is BASELINE:
+                    with serving(args, group_size=64, gunicorn_args=[], root=baseline):
+                        record(results, baseline_run, measure(args, webhook))
+                else:
+                    with serving(args, group_size=64, gunicorn_args=shlex.split(compares[label])):
+                        record(results, f"webhook, grouped, {label} (`{compares[label]}`)", measure(args, webhook))
+    finally:
+        if baseline:
+            subprocess.run(["git", "worktree", "remove", "--force", str(baseline)], cwd=ROOT, capture_output=True)
     text = table(results)
     print(text)
     if not args.no_write and args.callbacks:

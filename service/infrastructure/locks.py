@@ -1,9 +1,10 @@
-"""Runs that only one process may do at a time (the status poller)."""
+"""Runs that only one process may do at a time (the status poller), keys one transaction at a
+time may hold, and row locks on either database."""
 from __future__ import annotations
 
 import contextlib
 import zlib
-from typing import Iterator, Optional
+from typing import Iterable, Iterator, Optional
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -31,6 +32,20 @@ def exclusive_run(name: str) -> Iterator[bool]:
         finally:
             if acquired:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+
+
+def lock_keys(namespace: str, keys: Iterable[str]) -> None:
+    """Hold `keys` (in `namespace`) until the session's transaction ends: a second transaction
+    asking for one of them waits for the commit. PostgreSQL: transaction-scoped advisory locks,
+    taken in a fixed order so that two callers never wait for each other. SQLite: its one writer
+    at a time does the same once the transaction writes (`_lock_sqlite`)."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        _lock_sqlite(connection)
+        return
+    for key in sorted({zlib.crc32(f"{namespace}:{key}".encode()) for key in keys}):
+        connection.execute(text("SELECT pg_advisory_xact_lock(:namespace, :key)"),
+                           {"namespace": zlib.crc32(namespace.encode()) & 0x7FFFFFFF, "key": key - 2**31})
 
 
 # SQLite has no row locks (and renders no FOR UPDATE): a no-op write takes

@@ -22,6 +22,7 @@ from service.dialer.timing.hours import (
     place_of,
 )
 from service.extensions import db
+from service.infrastructure.locks import lock_keys
 from service.models.message import DialerMessage
 from service.models.state_machine import record_decision, transition
 from service.models.states import DialerMessageState
@@ -124,6 +125,10 @@ def gate_messages(messages: Sequence[DialerMessage], now: datetime, timing: Timi
     in order, may be. Messages let through count toward their recipient's daily limit from
     their first attempt (`published_at`)."""
     limit = timing.recipient_daily_limit
+    if limit:
+        # Another publisher deciding for the same recipients waits until this decision is committed
+        # (the caller commits before calling the provider), so it counts these messages too.
+        lock_keys("recipient-daily-limit", {message.recipient for message in messages})
     recent = recent_publishing(messages, now) if limit else {}
     passed = []
     for message in messages:
