@@ -40,7 +40,7 @@ def authenticate_request() -> None:
 
 
 # Actions that take no body (e.g. POST /messages/<id>/cancel): an empty request needs no JSON type.
-BODILESS_ENDPOINTS = frozenset({"messages.cancel_one_message"})
+BODILESS_ENDPOINTS = frozenset({"messages.cancel_one_message", "callbacks.rotate_secret", "callbacks.retry_delivery"})
 
 
 def require_json_body() -> None:

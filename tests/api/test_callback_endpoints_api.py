@@ -46,3 +46,13 @@ def test_unknown_ids_are_404(api):
     assert api.get("/api/v1/messages/999/callbacks").status_code == 404
     assert api.get(f"/api/v1/callback-endpoints/{2**63}").status_code == 404
     assert api.get("/api/v1/callback-endpoints/1/deliveries?status=lost").status_code == 422
+
+
+def test_rotate_secret_and_retry_take_no_body(api):
+    endpoint = api.post("/api/v1/callback-endpoints", json={"url": "http://127.0.0.1:9/cb"}).get_json()
+    rotated = api.post(f"/api/v1/callback-endpoints/{endpoint['id']}/rotate-secret")
+    assert rotated.status_code == 200 and rotated.get_json()["secret"] != endpoint["secret"]
+    assert api.post("/api/v1/callback-deliveries/999/retry").status_code == 404  # not 415
+    with_text = api.post(f"/api/v1/callback-endpoints/{endpoint['id']}/rotate-secret", data="x",
+                         headers={"Content-Type": "text/plain"})
+    assert with_text.status_code == 415
