@@ -48,6 +48,23 @@ def lock_keys(namespace: str, keys: Iterable[str]) -> None:
                            {"namespace": zlib.crc32(namespace.encode()) & 0x7FFFFFFF, "key": key - 2**31})
 
 
+def share_key(connection: Connection, name: str) -> None:
+    """Hold `name` shared until `connection`'s transaction ends: many holders at once, none while
+    `hold_key_exclusively` has it (PostgreSQL advisory locks; SQLite's one writer needs none)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": _key(name)})
+
+
+def hold_key_exclusively(connection: Connection, name: str) -> None:
+    """Hold `name` alone until `connection`'s transaction ends, once its shared holders are done."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _key(name)})
+
+
+def _key(name: str) -> int:
+    return zlib.crc32(name.encode()) - 2**31
+
+
 # SQLite has no row locks (and renders no FOR UPDATE): a no-op write takes
 # the database's write lock before the read, so what is read is what gets
 # overwritten (pysqlite starts no transaction for a plain SELECT, so no older

@@ -7,12 +7,14 @@ from typing import Any, Optional
 
 from sqlalchemy import select
 
+from service.dialer.callbacks.outbox import ENDPOINT_SET
 from service.dialer.callbacks.signing import new_secret
 from service.dialer.callbacks.urls import UnsafeURLError, check_callback_url
 from service.dialer.runtime import dialer_config
 from service.dialer.runtime import now as clock_now
 from service.errors import InvalidInputError, NotFoundError
 from service.extensions import db
+from service.infrastructure.locks import hold_key_exclusively
 from service.infrastructure.pagination import Page, decode_cursor, page_from_rows
 from service.infrastructure.transactions import end_transaction, transaction
 from service.models.callback import CallbackEndpoint
@@ -100,6 +102,8 @@ def update_endpoint(endpoint_id: int, **changes: Any) -> CallbackEndpoint:
 def delete_endpoint(endpoint_id: int) -> None:
     """Delete the endpoint and its deliveries."""
     with transaction() as session:
+        # Transactions that read the endpoints to write their deliveries finish first.
+        hold_key_exclusively(session.connection(), ENDPOINT_SET)
         endpoint = session.get(CallbackEndpoint, endpoint_id)
         if endpoint is None:
             raise EndpointNotFoundError()

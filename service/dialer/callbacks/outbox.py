@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, attributes
 
 from service.dialer.runtime import now as clock_now
+from service.infrastructure.locks import share_key
 from service.models.callback import (
     EVENT_CREATED,
     EVENT_FINAL,
@@ -64,8 +65,14 @@ class MessageChange:
     became_final: bool = False
 
 
+ENDPOINT_SET = "callback-endpoint-set"
+
+
 def subscribers(connection: Connection) -> list[Subscriber]:
-    """The enabled endpoints (a small table, read once per transaction that owes callbacks)."""
+    """The enabled endpoints (a small table, read once per transaction that owes callbacks). Until
+    the transaction ends no endpoint is deleted (`delete_endpoint` waits), so the deliveries it
+    inserts never name an endpoint deleted meanwhile."""
+    share_key(connection, ENDPOINT_SET)
     return [Subscriber(row.id, frozenset(row.event_types or ()), row.tag) for row in connection.execute(_SUBSCRIBERS)]
 
 
