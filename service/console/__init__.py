@@ -11,7 +11,7 @@ from service.console import filters
 from service.console.access import SignedInOperator
 from service.console.blueprint import bp
 from service.console.extensions import babel, csrf, limiter, login_manager
-from service.console.views import auth, dashboard, messages, operators, templates, test_call  # noqa: F401
+from service.console.views import auth, cancel, dashboard, messages, operators, templates, test_call  # noqa: F401
 from service.dialer.operators import find_operator
 from service.models.types import utcnow
 

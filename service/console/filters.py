@@ -20,7 +20,13 @@ def format_phone(number: Optional[str]) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
-def format_time(value: Optional[datetime]) -> str:
+def format_time(value: Optional[datetime | str]) -> str:
+    """A moment (or an event payload's ISO 8601 text) in the operator's zone; "—" for none."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
     return format_datetime(value, "medium") if value is not None else "—"
 
 

@@ -40,6 +40,9 @@ class TestCallForm(FlaskForm):
     context_data = TextAreaField(_l("Template context (JSON)"), default="{}",
                                  validators=[Optional(), Length(max=MAX_CONTEXT_LENGTH)])
     tag = StringField(_l("Tag"), validators=[Optional(), Length(max=MAX_TAG_LENGTH)])
+    send_at = StringField(_l("Send at (optional)"), validators=[Optional(), Length(max=40)])
+    valid_until = StringField(_l("Valid until (optional)"), validators=[Optional(), Length(max=40)])
+    calling_hours = StringField(_l("Calling hours (optional)"), validators=[Optional(), Length(max=200)])
 
 
 class OperatorCreateForm(FlaskForm):

@@ -12,13 +12,13 @@ from service.infrastructure.transactions import end_transaction
 from service.models.message import DialerMessage, DialerPollState
 from service.models.states import DialerMessageState as State
 
-# The outcomes the dashboard counts, in the order it shows them. CANCELLED joins
-# when the scheduling and cancel work adds that state.
-OUTCOMES = tuple(state for state in (
-    State.ANSWERED_COMPLETE, State.ANSWERED_PARTIAL, State.DECLINED, State.UNANSWERED,
-    State.UNREACHABLE, State.ERROR, State.EXPIRED, getattr(State, "CANCELLED", None),
-) if state is not None)
+# The outcomes the dashboard counts, in the order it shows them.
+OUTCOMES = (State.ANSWERED_COMPLETE, State.ANSWERED_PARTIAL, State.DECLINED, State.UNANSWERED,
+            State.UNREACHABLE, State.ERROR, State.EXPIRED, State.CANCELLED)
 ANSWERED = (State.ANSWERED_COMPLETE, State.ANSWERED_PARTIAL)
+# Taken back before a call was made: shown, but not part of the answer rate.
+NOT_CALLED = (State.EXPIRED, State.CANCELLED)
+NOT_PUBLISHED = (State.WAITING, State.ERROR_RETRY, State.SCHEDULED)
 HOURS_CHARTED = 24
 
 
@@ -29,8 +29,9 @@ class OutcomeSummary:
 
     @property
     def answer_rate(self) -> Optional[float]:
-        """Answered among the messages with an outcome; None when there is none yet."""
-        total = sum(self.counts.values())
+        """Answered among the messages called with an outcome (expired and cancelled ones were
+        never called); None when there is none yet."""
+        total = sum(count for state, count in self.counts.items() if state not in NOT_CALLED)
         return sum(self.counts[state] for state in ANSWERED) / total if total else None
 
 
@@ -41,6 +42,8 @@ class Backlog:
     awaiting_status: int
     needing_lookup: int
     oldest_pending_since: Optional[datetime]
+    scheduled: int
+    next_scheduled_at: Optional[datetime]
 
 
 @dataclass(frozen=True)
@@ -76,19 +79,23 @@ def count_calls_per_hour(now: datetime, hours: int = HOURS_CHARTED) -> list[tupl
 
 
 def measure_backlog() -> Backlog:
-    """The messages not final now: waiting to be published, retrying, and out with their outcome pending."""
+    """The messages not final now: waiting to be published, retrying, scheduled for later (and the
+    next of them due), and out with their outcome pending."""
     pending = DialerMessage.is_final_state.is_(False)
+    state, scheduled = DialerMessage.state, DialerMessage.state == State.SCHEDULED
     row = db.session.execute(select(
-        func.sum(case((DialerMessage.state == State.WAITING, 1), else_=0)),
-        func.sum(case((DialerMessage.state == State.ERROR_RETRY, 1), else_=0)),
-        func.sum(case((DialerMessage.state.not_in((State.WAITING, State.ERROR_RETRY)), 1), else_=0)),
+        func.sum(case((state == State.WAITING, 1), else_=0)),
+        func.sum(case((state == State.ERROR_RETRY, 1), else_=0)),
+        func.sum(case((state.not_in(NOT_PUBLISHED), 1), else_=0)),
         func.sum(case((DialerMessage.needs_status_lookup.is_(True), 1), else_=0)),
         func.min(DialerMessage.created_at),
+        func.sum(case((scheduled, 1), else_=0)),
+        func.min(case((scheduled, DialerMessage.next_attempt_at), else_=None)),
     ).where(pending)).one()
     end_transaction()
-    waiting, retrying, awaiting, lookup, oldest = row
+    waiting, retrying, awaiting, lookup, oldest, scheduled_count, next_scheduled = row
     return Backlog(int(waiting or 0), int(retrying or 0), int(awaiting or 0), int(lookup or 0),
-                   _as_utc(oldest))
+                   _as_utc(oldest), int(scheduled_count or 0), _as_utc(next_scheduled))
 
 
 def read_tracking_activity() -> TrackingActivity:

@@ -110,11 +110,29 @@ def test_dashboard_backlog_counts_what_is_pending(app, client, operator):
         sent_message(state=State.ERROR_RETRY)
         sent_message(state=State.READY, needs_status_lookup=True)
         sent_message(state=State.DECLINED, is_final_state=True, created_at=NOW - timedelta(hours=9))
+        for hours in (5, 2):
+            sent_message(state=State.SCHEDULED, sent_at=None, next_attempt_at=NOW + timedelta(hours=hours))
     sign_in(client, "ops@example.com")
     backlog = client.get("/console/").text
     cells = dict(re.findall(r'<th scope="row">([^<]+)</th><td class="number">(?:<a [^>]+>)?([^<]+)<', backlog))
     assert cells["Waiting"] == "1" and cells["Retrying"] == "1" and cells["Awaiting an outcome"] == "1"
     assert cells["Awaiting a status look-up"] == "1" and cells["Oldest pending"] == "3 hours"
+    assert cells["Scheduled"] == "2"
+    # The operator's zone is Europe/Prague: NOW + 2 hours is 12:30 there.
+    assert re.search(r'id="next-scheduled"><a href="/console/messages\?state=SCHEDULED">[^<]*12:30:00', backlog)
+
+
+def test_expired_and_cancelled_are_counted_but_not_in_the_answer_rate(app, client, operator):
+    app.extensions["console"].clock = lambda: NOW
+    with app.app_context():
+        for state in (State.ANSWERED_COMPLETE, State.UNANSWERED, State.EXPIRED, State.CANCELLED, State.CANCELLED):
+            sent_message(state=state, is_final_state=True, created_at=NOW - timedelta(hours=1))
+    sign_in(client, "ops@example.com")
+    page = client.get("/console/").text
+    day = page[page.index('id="outcomes-24h"'):page.index('id="outcomes-7d"')]
+    counts = dict(re.findall(r"<tr><td>([^<]+)</td>\s*<td class=\"number\"><a [^>]+>(\d+)</a>", day))
+    assert counts["Expired"] == "1" and counts["Cancelled"] == "2" and counts["Answered complete"] == "1"
+    assert "Answer rate: <strong>50%</strong>" in day  # 1 answered of the 2 that were called
 
 
 def test_the_live_preview_refuses_a_body_over_its_budget(client, operator):

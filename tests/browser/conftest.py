@@ -59,9 +59,15 @@ def outside_requests(context):
 
 
 @pytest.fixture
-def console(make_app, live_server, page, outside_requests):
+def console_app(make_app):
+    """The app the console serves (the dummy backend); a test module overrides it for another."""
+    return make_app()
+
+
+@pytest.fixture
+def console(console_app, live_server, page, outside_requests):
     """The console served on loopback, its clock at NOW; `console.url(path)`, `console.app`."""
-    app = make_app()
+    app = console_app
     app.extensions["console"].clock = lambda: NOW
     base = live_server(app)
     # What the console's strict policy blocked (an inline script or style would show here).

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask import render_template, request
 from flask_babel import get_timezone
 from marshmallow import EXCLUDE, ValidationError
 
 from service.console.blueprint import bp
+from service.console.forms import ConfirmForm
 from service.dialer.messages import MessageFilter, get_message, list_message_events, list_messages
+from service.dialer.timing.cancel import is_cancellable
 from service.errors import InvalidInputError
 from service.infrastructure.pagination import Page
 from service.models.states import DialerMessageState
@@ -21,13 +24,14 @@ TIMELINE_LENGTH = 500
 MAX_MESSAGE_ID = 2**63 - 1
 
 
-def _in_utc(value: str) -> str:
+def local_to_iso(value: str) -> str:
     """A `datetime-local` value read in the operator's zone, as ISO 8601 with its offset."""
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return value  # the schema names the error
-    return (moment if moment.tzinfo else moment.replace(tzinfo=get_timezone())).isoformat()
+    # Flask-Babel's zone is a pytz one, whose `replace(tzinfo=…)` would use local mean time.
+    return (moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(str(get_timezone())))).isoformat()
 
 
 def read_filters(args) -> tuple[dict, dict]:
@@ -36,7 +40,7 @@ def read_filters(args) -> tuple[dict, dict]:
     query = {name: value for name, value in typed.items() if value}
     for name in ("created_after", "created_before"):
         if name in query:
-            query[name] = _in_utc(query[name])
+            query[name] = local_to_iso(query[name])
     return typed, query
 
 
@@ -61,4 +65,5 @@ def message_list():
 def message_page(message_id):
     message = get_message(message_id)
     events = list_message_events(message_id, None, TIMELINE_LENGTH)
-    return render_template("console/message.html", message=message, events=events)
+    return render_template("console/message.html", message=message, events=events,
+                           cancellable=is_cancellable(message), cancel_form=ConfirmForm())

@@ -10,17 +10,24 @@ from marshmallow import ValidationError
 from service.console.access import requires
 from service.console.blueprint import bp
 from service.console.forms import TestCallForm
+from service.console.views.messages import local_to_iso
 from service.dialer.sending import send_message
 from service.dialer.templates import send_template_or_refuse
 from service.errors import InvalidInputError
 from service.schemas.messages import MessageCreateSchema, TemplateSendSchema
 
 TEST_CALL_TAG = "console-test-call"
+TIMING_FIELDS = ("send_at", "valid_until", "calling_hours")
 
 
 def _request_body(form: TestCallForm) -> dict:
     """The API request this form stands for, so the API's schemas check it."""
     body = {"recipient": form.recipient.data, "tag": form.tag.data or TEST_CALL_TAG}
+    for name in TIMING_FIELDS:
+        value = (form[name].data or "").strip()
+        if value:
+            # The two moments are typed in the operator's zone (datetime-local inputs).
+            body[name] = value if name == "calling_hours" else local_to_iso(value)
     if form.template_slug.data:
         try:
             body["context_data"] = json.loads(form.context_data.data or "{}")

@@ -11,6 +11,7 @@ from service.dialer.runtime import current_backend, now
 from service.dialer.timing.withdrawal import (
     CANCELLABLE_STATES,
     CHANNELS,
+    REMOVABLE_STATES,
     TAKE_BACK_BATCH,
     CancelOutcome,
     is_leased,
@@ -67,6 +68,17 @@ def cancel_message(message_id: int, channel: str = "api") -> tuple[DialerMessage
         raise NotCancellableError(f"The message is {message.state.value}: it can no longer be cancelled.",
                                   errors={"state": message.state.value})
     return message, outcome
+
+
+def is_cancellable(message: DialerMessage) -> bool:
+    """Whether a cancel of `message` would take it back now: not final, not dialled, not already
+    being taken back, and (once published) the backend can remove its record."""
+    if message.is_final_state or message.state not in CANCELLABLE_STATES:
+        return False
+    if message.withdrawal is not None and message.withdrawal.startswith("cancel"):
+        return False
+    published = message.state in REMOVABLE_STATES or message.published_at is not None
+    return not published or current_backend().can_remove_records()
 
 
 def cancel(message: DialerMessage) -> CancelOutcome:
