@@ -1,12 +1,14 @@
 """What the console's dashboard shows: outcomes over a window, calls per hour, the backlog now."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Optional
 
 from sqlalchemy import and_, case, func, select
 
+from service.dialer.tracking.poll import LAST_CHECK
 from service.extensions import db
 from service.infrastructure.transactions import end_transaction
 from service.models.message import DialerMessage, DialerPollState
@@ -48,7 +50,7 @@ class Backlog:
 
 @dataclass(frozen=True)
 class TrackingActivity:
-    poller_moved_at: Optional[datetime]
+    last_check: Optional[dict]  # the poller's last run: finished_at (aware), requests, records_seen, applied, ...
     last_webhook_at: Optional[datetime]
 
 
@@ -99,11 +101,14 @@ def measure_backlog() -> Backlog:
 
 
 def read_tracking_activity() -> TrackingActivity:
-    """When the poller last moved its watermark, and when the last webhook told something."""
-    poller = db.session.scalar(select(func.max(DialerPollState.changed_at)))
+    """When the poller last ran and what it found, and when the last webhook told something."""
+    summary = db.session.get(DialerPollState, LAST_CHECK)
     webhook = db.session.scalar(select(func.max(DialerMessage.last_webhook_at)))
     end_transaction()
-    return TrackingActivity(_as_utc(poller), _as_utc(webhook))
+    last_check = json.loads(summary.value) if summary is not None else None
+    if last_check is not None:
+        last_check["finished_at"] = datetime.fromisoformat(last_check["finished_at"])
+    return TrackingActivity(last_check, _as_utc(webhook))
 
 
 def _as_utc(value: Optional[datetime]) -> Optional[datetime]:

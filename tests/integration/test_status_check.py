@@ -200,3 +200,22 @@ def test_a_message_a_webhook_just_spoke_for_is_not_counted_as_a_failed_check(app
     assert report.failed_checks == 1
     assert heard_message.number_of_status_check_attempts == 0
     assert silent_message.number_of_status_check_attempts == 1
+
+
+def test_the_console_dashboard_shows_when_the_poller_last_ran_and_what_it_found(app, simulator):
+    from service.dialer.operators import create_operator
+    from tests.api.test_console import PASSWORD, sign_in
+
+    with app.app_context():
+        ids = publish(4)
+        check_dialer_status()
+        simulator.simulator.play_call(f"test_{ids[0]}", action=5, statuses=["statuses_declined"])
+        report = check_dialer_status()
+        create_operator("viewer@example.com", PASSWORD, "viewer")
+    assert report.applied == 1
+    client = app.test_client()
+    sign_in(client, "viewer@example.com")
+    page = client.get("/console/").text
+    line = page[page.index('id="last-check"'):].split("</p>")[0]
+    assert (f"{report.requests} requests to the provider, {report.records_seen} records seen, "
+            "1 changes applied, 0 expired, 0 failed checks, 0 errors") in line

@@ -16,6 +16,7 @@ No database transaction is open while the provider is asked anything.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import timedelta
@@ -47,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 # The row's name predates other providers; it holds the configured backend's watermark.
 WATERMARK = "daktela_watermark"
+LAST_CHECK = "last_status_check"
 MAX_LOOKUPS_PER_RUN = 10_000
 # Our clock and the provider's may differ: the first run starts this much before the oldest sending.
 CLOCK_MARGIN = timedelta(minutes=5)
@@ -139,6 +141,20 @@ def _run(backend: DialerBackend, report: CheckReport) -> None:
             feed_ok = follow_changes(backend, report)
             lookups_ok = look_up_flagged(backend, report)
             account_for_due_messages(feed_ok and lookups_ok, report.errors[-1] if report.errors else "", report)
+            _save_summary(report)
+
+
+def _save_summary(report: CheckReport) -> None:
+    """What this run found, for the console's dashboard (LAST_CHECK, one row, overwritten)."""
+    summary = {"finished_at": utcnow().isoformat(), "requests": report.requests,
+               "records_seen": report.records_seen, "applied": report.applied, "unchanged": report.unchanged,
+               "expired": report.expired, "failed_checks": report.failed_checks, "errors": len(report.errors)}
+    with transaction() as session:
+        state = session.get(DialerPollState, LAST_CHECK)
+        if state is None:
+            session.add(DialerPollState(name=LAST_CHECK, value=json.dumps(summary)))
+        else:
+            state.value = json.dumps(summary)
 
 
 def check_dialer_status() -> CheckReport:
