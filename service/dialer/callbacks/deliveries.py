@@ -7,6 +7,7 @@ from typing import Optional
 
 from sqlalchemy import delete, select, update
 
+from service import metrics
 from service.dialer.callbacks.endpoints import get_endpoint
 from service.dialer.messages import get_message
 from service.dialer.runtime import now as clock_now
@@ -81,8 +82,10 @@ def retry_delivery(delivery_id: int) -> DeliveryView:
         delivery = session.get(D, delivery_id)
         if delivery is None:
             raise DeliveryNotFoundError()
-        if delivery.status != PENDING:
+        requeued = delivery.status != PENDING
+        if requeued:
             delivery.status, delivery.attempts, delivery.next_attempt_at = PENDING, 0, clock_now()
+    metrics.callback_deliveries_requeued("retry", int(requeued))
     return DeliveryView(delivery, [])
 
 
@@ -95,6 +98,7 @@ def replay_endpoint(endpoint_id: int, since: datetime) -> int:
             update(D).where(D.endpoint_id == endpoint_id, D.created_at >= since, D.status != PENDING)
             .values(status=PENDING, attempts=0, next_attempt_at=clock_now())
             .execution_options(synchronize_session=False))
+    metrics.callback_deliveries_requeued("replay", queued.rowcount)
     return queued.rowcount
 
 
