@@ -139,3 +139,15 @@ def test_an_admin_gets_the_secret_once_and_a_new_one_on_rotation(app, client):
         assert endpoint.previous_secret == secret and f'value="{endpoint.secret}"' in rotated.text
         db.session.commit()
     assert secret not in rotated.text
+
+
+def test_the_callback_pages_speak_czech_when_asked(app, client):
+    endpoint_id, message_id, _ = _failed_delivery(app)
+    with app.app_context():
+        create_operator("operator@example.com", PASSWORD, "operator")
+    sign_in(client, "operator@example.com")
+    czech = {"Accept-Language": "cs"}
+    assert "<h1>Koncové body zpětných volání</h1>" in client.get("/console/callbacks", headers=czech).text
+    endpoint_page = client.get(f"/console/callbacks/{endpoint_id}", headers=czech).text
+    assert "nedoručeno (nedoručitelné)" in endpoint_page and "Znovu odeslat" in endpoint_page
+    assert "Nedoručená zpětná volání" in client.get("/console/", headers=czech).text
