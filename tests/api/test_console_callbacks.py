@@ -151,3 +151,42 @@ def test_the_callback_pages_speak_czech_when_asked(app, client):
     endpoint_page = client.get(f"/console/callbacks/{endpoint_id}", headers=czech).text
     assert "nedoručeno (nedoručitelné)" in endpoint_page and "Znovu odeslat" in endpoint_page
     assert "Nedoručená zpětná volání" in client.get("/console/", headers=czech).text
+
+
+def test_replay_reads_its_time_in_the_operators_zone(app, client):
+    endpoint_id, _, first = _failed_delivery(app)
+    with app.app_context():
+        earlier = db.session.get(CallbackDelivery, first)
+        later = CallbackDelivery(webhook_id="msg_2", dialer_message_id=earlier.dialer_message_id,
+                                 endpoint_id=endpoint_id, event_type="message.final", sequence=2, status="delivered",
+                                 attempts=1, created_at=datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc))
+        earlier.created_at = datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc)
+        db.session.add(later)
+        create_operator("operator@example.com", PASSWORD, "operator", "Europe/Prague")
+        db.session.commit()
+        later_id = later.id
+    sign_in(client, "operator@example.com")
+    token = _token(client, f"/console/callbacks/{endpoint_id}")
+    # 09:59 in Prague (UTC+1 in November) is 08:59 UTC: the later delivery only.
+    replayed = client.post(f"/console/callbacks/{endpoint_id}/replay",
+                           data={"csrf_token": token, "since": "2026-11-30T09:59"}, follow_redirects=True)
+    assert "1 deliveries will be sent again." in replayed.text
+    with app.app_context():
+        assert db.session.get(CallbackDelivery, later_id).status == "pending"
+        assert db.session.get(CallbackDelivery, first).status == "failed"
+        db.session.commit()
+    missing = client.post(f"/console/callbacks/{endpoint_id}/replay", data={"csrf_token": token, "since": "soon"},
+                          follow_redirects=True)
+    assert "Give the time to replay from." in missing.text
+
+
+def test_a_cursor_that_is_not_ours_is_a_422_page_not_a_500(app, client):
+    endpoint_id, _, _ = _failed_delivery(app)
+    with app.app_context():
+        create_operator("viewer@example.com", PASSWORD, "viewer")
+    sign_in(client, "viewer@example.com")
+    for path in (f"/console/callbacks/{endpoint_id}?cursor=garbage", "/console/callback-deliveries?cursor=x",
+                 "/console/callbacks?cursor=%00"):
+        assert client.get(path).status_code == 422, path
+    assert client.get("/console/callbacks/999").status_code == 404
+    assert client.get("/console/callbacks/99999999999999999999").status_code == 404

@@ -104,3 +104,18 @@ def test_callback_counters_and_backlog_equal_what_receivers_got_and_the_outbox_h
         replayed["queued"] == MESSAGES
     assert requeued.labelled("dialer_callback_backlog_deliveries", "status") == {"pending": 2 * MESSAGES + 1,
                                                                                  "failed": 2 * MESSAGES - 1}
+
+
+def test_a_delivery_given_up_unsigned_is_counted_as_such_and_never_sent(app, live_server):
+    run = Run(live_server(app))
+    with Receiver() as receiver:
+        run.post("/messages", {"recipient": "+420777123400", "content": "Hello", "callback_url": receiver.url})
+        before = run.scrape()
+        report = dispatch(app, signing_secret=None)  # the worker lost DIALER_CALLBACK_SIGNING_SECRET
+        after = run.scrape()
+    assert report.sent == 0 and receiver.received == []
+    _, statuses, _ = recorded(app)
+    assert statuses["failed"] >= 1 and statuses["pending"] == 0
+    assert difference(before, after, "dialer_callback_deliveries_total", outcome="unsigned") == statuses["failed"]
+    assert difference(before, after, "dialer_callback_deliveries_total") == statuses["failed"]
+    assert difference(before, after, "dialer_callback_delivery_duration_seconds_count") == 0

@@ -3,6 +3,7 @@ endpoint's since a time (operators and admins); what the message page and dashbo
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import get_timezone
@@ -41,7 +42,9 @@ def callback_delivery_retry(delivery_id):
 def callback_endpoint_replay(endpoint_id):
     form = ReplayForm()
     if form.validate_on_submit():
-        since = form.since.data.replace(tzinfo=get_timezone())  # typed in the operator's zone
+        # Typed in the operator's zone. Flask-Babel's zone is a pytz one, whose `replace` would use the
+        # zone's first historical offset (LMT), not the offset of that date.
+        since = form.since.data.replace(tzinfo=ZoneInfo(str(get_timezone())))
         queued = deliveries.replay_endpoint(endpoint_id, since)
         flash(_("%(count)s deliveries will be sent again.", count=queued), "info")
     else:
