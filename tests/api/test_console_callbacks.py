@@ -95,7 +95,7 @@ def test_a_viewer_and_an_operator_cannot_manage_endpoints_and_a_viewer_cannot_re
     token = _token(client, f"/console/callbacks/{endpoint_id}")
     assert client.post("/console/callbacks/new", data={"csrf_token": token, "url": "http://x"}).status_code == 403
     with app.app_context():
-        assert db.session.scalar(select(CallbackDelivery.status)) == "failed"
+        assert db.session.get(CallbackDelivery, delivery_id).status == "failed"
         endpoint = db.session.get(CallbackEndpoint, endpoint_id)
         assert endpoint.enabled and db.session.scalar(select(CallbackEndpoint.id).where(
             CallbackEndpoint.url == "http://127.0.0.1:9/other")) is None
@@ -110,7 +110,7 @@ def test_posts_without_a_csrf_token_are_refused(app, client):
     assert client.post(f"/console/callback-deliveries/{delivery_id}/retry").status_code == 400
     assert client.post(f"/console/callbacks/{endpoint_id}/delete").status_code == 400
     with app.app_context():
-        assert db.session.scalar(select(CallbackDelivery.status)) == "failed"
+        assert db.session.get(CallbackDelivery, delivery_id).status == "failed"
         db.session.commit()
 
 

@@ -137,7 +137,7 @@ def test_a_viewer_sees_endpoints_and_dead_letters_but_cannot_create_or_retry(con
         assert dispatch(console.app, retry_schedule=ONE_ATTEMPT).sent == 0
         assert len(receiver.received) == 1
     with console.app.app_context():
-        assert db.session.scalar(select(CallbackDelivery.status)) == "failed"
+        assert db.session.get(CallbackDelivery, delivery.id).status == "failed"
         assert db.session.scalar(select(CallbackEndpoint.id).where(CallbackEndpoint.url.endswith("/other"))) is None
         db.session.commit()
 
