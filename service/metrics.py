@@ -45,6 +45,10 @@ WEBHOOK_RESULTS = {"applied": "applied", "ignored": "ignored", "unknown record":
                    "queued for a status check": "queued", "fetched": "fetched", "refused": "refused",
                    "failed": "failed"}
 POLL_OUTCOMES = ("ok", "failed", "skipped")
+# What became of a callback delivery after an attempt (or a claim that could not sign it).
+CALLBACK_OUTCOMES = ("delivered", "retrying", "failed", "unsigned")
+CALLBACK_DISABLE_REASONS = ("gone", "failing")
+CALLBACK_REQUEUES = ("retry", "replay")
 
 HTTP_REQUESTS = Counter("dialer_http_requests", "HTTP requests answered, by route, method and status",
                         ["route", "method", "status"])
@@ -64,12 +68,26 @@ POLL_DURATION = Histogram("dialer_poll_duration_seconds", "Time a poller run too
 POLL_REQUESTS = Counter("dialer_poll_provider_requests", "Requests the poller made to the provider")
 POLL_RECORDS = Counter("dialer_poll_records_seen", "Provider records the poller read")
 POLL_CHANGES = Counter("dialer_poll_changes_applied", "Observations the poller applied to messages")
+CALLBACK_DELIVERIES = Counter("dialer_callback_deliveries", "Callback delivery attempts recorded, by what "
+                              "became of the delivery", ["outcome"])
+CALLBACK_DURATION = Histogram("dialer_callback_delivery_duration_seconds", "Time a callback delivery attempt took",
+                              buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, float("inf")))
+CALLBACK_ENDPOINTS_DISABLED = Counter("dialer_callback_endpoints_disabled", "Callback endpoints the dispatcher "
+                                      "disabled, by reason", ["reason"])
+CALLBACK_REQUEUED = Counter("dialer_callback_deliveries_requeued", "Callback deliveries queued again by hand, "
+                            "by how", ["how"])
 
 # Series that alerts compare over time exist from the start, at zero.
 for _result in set(WEBHOOK_RESULTS.values()):
     WEBHOOKS.labels(result=_result)
 for _outcome in POLL_OUTCOMES:
     POLL_RUNS.labels(outcome=_outcome)
+for _outcome in CALLBACK_OUTCOMES:
+    CALLBACK_DELIVERIES.labels(outcome=_outcome)
+for _reason in CALLBACK_DISABLE_REASONS:
+    CALLBACK_ENDPOINTS_DISABLED.labels(reason=_reason)
+for _how in CALLBACK_REQUEUES:
+    CALLBACK_REQUEUED.labels(how=_how)
 
 
 def messages_created(count: int) -> None:
@@ -134,6 +152,22 @@ def poll_finished(seconds: float, *, skipped: bool, failed: bool, requests: int,
     POLL_CHANGES.inc(applied)
 
 
+def callback_attempts_recorded(attempts: Iterable[tuple[str, Optional[float]]]) -> None:
+    """Count committed callback attempts: (outcome, seconds the attempt took; None when none was sent)."""
+    for outcome, seconds in attempts:
+        CALLBACK_DELIVERIES.labels(outcome=outcome).inc()
+        if seconds is not None:
+            CALLBACK_DURATION.observe(seconds)
+
+
+def callback_endpoint_disabled(reason: str) -> None:
+    CALLBACK_ENDPOINTS_DISABLED.labels(reason=reason).inc()
+
+
+def callback_deliveries_requeued(how: str, count: int) -> None:
+    CALLBACK_REQUEUED.labels(how=how).inc(count)
+
+
 def init_http_metrics(app: Flask) -> None:
     """Count every answered request by its route (the rule, never the raw path), method and status."""
 
@@ -183,7 +217,20 @@ def backlog_families(backlog) -> list:
     for stage, age in backlog.oldest_age_seconds.items():
         if age is not None:
             oldest.add_metric([stage], age)
-    return [readable, messages, oldest]
+    return [readable, messages, oldest, *_callback_backlog_families(backlog)]
+
+
+def _callback_backlog_families(backlog) -> list:
+    deliveries = GaugeMetricFamily("dialer_callback_backlog_deliveries", "Callback deliveries pending (to send or "
+                                   "retry) and failed (dead letters kept), by status", labels=["status"])
+    for status, count in backlog.callbacks_by_status.items():
+        deliveries.add_metric([status], count)
+    families = [deliveries]
+    if backlog.oldest_callback_age_seconds is not None:
+        families.append(GaugeMetricFamily("dialer_callback_backlog_oldest_age_seconds",
+                                          "Age of the oldest pending callback delivery (since it was written)",
+                                          value=backlog.oldest_callback_age_seconds))
+    return families
 
 
 def exposition(families: Iterable = ()) -> tuple[bytes, str]:

@@ -7,6 +7,7 @@ from flask import Flask, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+import service.console.views.callback_deliveries  # noqa: F401 - callback pages (with views.callbacks)
 from service.console import filters
 from service.console.access import SignedInOperator
 from service.console.blueprint import bp

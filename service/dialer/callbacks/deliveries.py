@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Optional
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, func, select, update
 
+from service import metrics
 from service.dialer.callbacks.endpoints import get_endpoint
 from service.dialer.messages import get_message
 from service.dialer.runtime import now as clock_now
@@ -14,7 +15,7 @@ from service.errors import NotFoundError
 from service.extensions import db
 from service.infrastructure.pagination import Page, decode_cursor, page_from_rows
 from service.infrastructure.transactions import end_transaction, transaction
-from service.models.callback import DELIVERED, PENDING, CallbackAttempt, CallbackDelivery
+from service.models.callback import DELIVERED, FAILED, PENDING, CallbackAttempt, CallbackDelivery
 
 D = CallbackDelivery
 PURGE_BATCH = 1000
@@ -75,14 +76,41 @@ def list_endpoint_deliveries(endpoint_id: int, status: Optional[str], cursor: Op
     return _page(query, cursor, limit)
 
 
+def list_deliveries(status: Optional[str], cursor: Optional[str], limit: int) -> Page[DeliveryView]:
+    """Deliveries to every target (only those in `status`, if given), oldest first."""
+    query = select(D)
+    if status is not None:
+        query = query.where(D.status == status)
+    return _page(query, cursor, limit)
+
+
+@dataclass(frozen=True)
+class DeadLetters:
+    recent: int  # failed deliveries last attempted since `since`
+    total: int
+    since: datetime
+
+
+def count_dead_letters(since: datetime) -> DeadLetters:
+    """Failed deliveries (dead letters): those whose last attempt was since `since`, and all of them."""
+    failed = D.status == FAILED
+    attempted_since = exists().where(CallbackAttempt.delivery_id == D.id, CallbackAttempt.attempted_at >= since)
+    recent = db.session.scalar(select(func.count()).select_from(D).where(failed, attempted_since))
+    total = db.session.scalar(select(func.count()).select_from(D).where(failed))
+    end_transaction()
+    return DeadLetters(recent or 0, total or 0, since)
+
+
 def retry_delivery(delivery_id: int) -> DeliveryView:
     """Send the delivery again now, whatever became of it, under the same webhook-id."""
     with transaction() as session:
         delivery = session.get(D, delivery_id)
         if delivery is None:
             raise DeliveryNotFoundError()
-        if delivery.status != PENDING:
+        requeued = delivery.status != PENDING
+        if requeued:
             delivery.status, delivery.attempts, delivery.next_attempt_at = PENDING, 0, clock_now()
+    metrics.callback_deliveries_requeued("retry", int(requeued))
     return DeliveryView(delivery, [])
 
 
@@ -95,6 +123,7 @@ def replay_endpoint(endpoint_id: int, since: datetime) -> int:
             update(D).where(D.endpoint_id == endpoint_id, D.created_at >= since, D.status != PENDING)
             .values(status=PENDING, attempts=0, next_attempt_at=clock_now())
             .execution_options(synchronize_session=False))
+    metrics.callback_deliveries_requeued("replay", queued.rowcount)
     return queued.rowcount
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from config import CallbackConfig
+from service import metrics
 from service.dialer.callbacks.payloads import delivery_body
 from service.dialer.callbacks.signing import signed_headers
 from service.dialer.callbacks.transport import CallbackTransport, Outcome, Request
@@ -45,6 +46,10 @@ class DispatchReport:
 
     def __bool__(self) -> bool:
         return self.sent > 0
+
+    def count(self, result: str) -> None:
+        """Count a settled attempt: `result` is delivered, retrying or failed."""
+        setattr(self, result, getattr(self, result) + 1)
 
     def __str__(self) -> str:
         text = f"sent {self.sent} callbacks: {self.delivered} delivered, {self.retrying} to retry, {self.failed} failed"
@@ -100,17 +105,22 @@ class Dispatcher:
         to send, and how many deliveries were leased (given up ones included)."""
         now = self.clock()
         with transaction() as session:
-            candidates = select(D.id).where(_due(now)).order_by(D.next_attempt_at, D.id).limit(limit)
-            if session.get_bind().dialect.name == "postgresql":
-                candidates = candidates.with_for_update(skip_locked=True, of=D)
-            ids = list(session.scalars(candidates))
-            if not ids:
-                return [], 0
-            claimed = list(session.scalars(
-                update(D).where(D.id.in_(ids), D.status == PENDING, D.next_attempt_at <= now)
-                .values(next_attempt_at=now + self.lease).returning(D.id)
-                .execution_options(synchronize_session=False)))
-            return self._requests(session, claimed, now), len(claimed)
+            requests_, leased = self._claim(session, limit, now)
+        metrics.callback_attempts_recorded([("unsigned", None)] * (leased - len(requests_)))
+        return requests_, leased
+
+    def _claim(self, session: Session, limit: int, now: datetime) -> tuple[list[Request], int]:
+        candidates = select(D.id).where(_due(now)).order_by(D.next_attempt_at, D.id).limit(limit)
+        if session.get_bind().dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True, of=D)
+        ids = list(session.scalars(candidates))
+        if not ids:
+            return [], 0
+        claimed = list(session.scalars(
+            update(D).where(D.id.in_(ids), D.status == PENDING, D.next_attempt_at <= now)
+            .values(next_attempt_at=now + self.lease).returning(D.id)
+            .execution_options(synchronize_session=False)))
+        return self._requests(session, claimed, now), len(claimed)
 
     def _requests(self, session: Session, ids: list[int], now: datetime) -> list[Request]:
         """The signed requests of the deliveries `ids`: three queries, whatever their number."""
@@ -138,6 +148,8 @@ class Dispatcher:
     def record(self, requests_: list[Request], outcomes: list[Outcome], report: DispatchReport) -> None:
         """Record each attempt and what follows from it, in one transaction."""
         now = self.clock()
+        counted: list[tuple[str, Optional[float]]] = []
+        disabled: list[tuple[int, str]] = []
         with transaction() as session:
             deliveries = {d.id: d for d in session.scalars(
                 select(D).where(D.id.in_([request.delivery_id for request in requests_])))}
@@ -150,42 +162,50 @@ class Dispatcher:
                     session.add(CallbackAttempt(
                         delivery_id=delivery.id, attempted_at=now, duration_ms=outcome.duration_ms,
                         status_code=outcome.status_code, response_body=outcome.response_body, error=outcome.error))
-                    self._settle(delivery, endpoints.get(delivery.endpoint_id), outcome, now, report)
+                    result = self._settle(delivery, endpoints.get(delivery.endpoint_id), outcome, now, disabled)
+                    report.count(result)
+                    counted.append((result, outcome.duration_ms / 1000))
         report.sent += len(requests_)
+        # Counted once committed: a rolled-back record leaves the deliveries to be sent again.
+        metrics.callback_attempts_recorded(counted)
+        for endpoint_id, reason in disabled:
+            report.disabled_endpoints.append(endpoint_id)
+            metrics.callback_endpoint_disabled(reason)
 
     def _settle(self, delivery: CallbackDelivery, endpoint: Optional[CallbackEndpoint], outcome: Outcome,
-                now: datetime, report: DispatchReport) -> None:
+                now: datetime, disabled: list[tuple[int, str]]) -> str:
+        """Settle the delivery after an attempt; what became of it: delivered, retrying or failed."""
         delivery.attempts += 1
         if outcome.succeeded:
             delivery.status, delivery.delivered_at, delivery.next_attempt_at = DELIVERED, now, None
-            report.delivered += 1
             if endpoint is not None:
                 endpoint.failing_since = None
-            return
+            return "delivered"
         if outcome.status_code == 410 or delivery.attempts >= len(self.config.retry_schedule):
             delivery.status, delivery.next_attempt_at = FAILED, None  # a dead letter, kept
-            report.failed += 1
+            result = "failed"
         else:
             delivery.next_attempt_at = now + timedelta(seconds=self._delay(delivery.attempts))
-            report.retrying += 1
+            result = "retrying"
         if endpoint is not None and endpoint.enabled:
-            self._judge_endpoint(endpoint, outcome, now, report)
+            self._judge_endpoint(endpoint, outcome, now, disabled)
+        return result
 
     def _delay(self, attempts: int) -> float:
         delay = self.config.retry_schedule[attempts]
         return delay * random.uniform(0.9, 1.1)  # jitter: retries of many deliveries do not arrive together
 
     def _judge_endpoint(self, endpoint: CallbackEndpoint, outcome: Outcome, now: datetime,
-                        report: DispatchReport) -> None:
+                        disabled: list[tuple[int, str]]) -> None:
         endpoint.failing_since = endpoint.failing_since or now
         if outcome.status_code == 410:
-            reason = "the endpoint answered 410 Gone"
+            kind, reason = "gone", "the endpoint answered 410 Gone"
         elif now - endpoint.failing_since >= timedelta(hours=self.config.disable_after_hours):
-            reason = f"every delivery failed for {self.config.disable_after_hours} hours"
+            kind, reason = "failing", f"every delivery failed for {self.config.disable_after_hours} hours"
         else:
             return
         endpoint.enabled, endpoint.disabled_reason = False, f"{reason} ({now.isoformat()})"
-        report.disabled_endpoints.append(endpoint.id)
+        disabled.append((endpoint.id, kind))
         logger.warning("callback endpoint %s disabled: %s", endpoint.id, reason)
 
 
