@@ -27,6 +27,7 @@ class MessageFilter:
     recipient: Optional[str] = None
     template_slug: Optional[str] = None
     is_final_state: Optional[bool] = None
+    needs_status_lookup: Optional[bool] = None
     content_type: Optional[str] = None
     object_id: Optional[str] = None
     created_after: Optional[datetime] = None
@@ -61,7 +62,7 @@ def message_conditions(filters: MessageFilter) -> list:
             errors={"object_id": ["Filter by content_type and object_id together."]}
         )
     conditions = []
-    for column in ("state", "tag", "recipient", "template_slug", "is_final_state"):
+    for column in ("state", "tag", "recipient", "template_slug", "is_final_state", "needs_status_lookup"):
         value = getattr(filters, column)
         if value is not None:
             conditions.append(getattr(DialerMessage, column) == value)

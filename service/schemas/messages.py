@@ -186,6 +186,9 @@ class MessageQuerySchema(PageQuerySchema):
         "example": EXAMPLE_RECIPIENT})
     template_slug = fields.String()
     is_final_state = QueryBoolean()
+    needs_status_lookup = QueryBoolean(metadata={
+        "description": "Messages waiting for a direct look-up of their provider record (a webhook hint the "
+                       "provider could not answer, or a record the feed did not show)"})
     content_type = fields.String()
     object_id = fields.String()
     created_after = UTCDateTime()

@@ -120,6 +120,10 @@ def test_dashboard_backlog_counts_what_is_pending(app, client, operator):
     assert cells["Scheduled"] == "2"
     # The operator's zone is Europe/Prague: NOW + 2 hours is 12:30 there.
     assert re.search(r'id="next-scheduled"><a href="/console/messages\?state=SCHEDULED">[^<]*12:30:00', backlog)
+    lookup_link = re.search(r'Awaiting a status look-up</th><td class="number"><a href="([^"]+)"', backlog).group(1)
+    listed = client.get(lookup_link.replace("&amp;", "&")).text
+    assert lookup_link == "/console/messages?needs_status_lookup=true"
+    assert len(re.findall(r'href="/console/messages/\d+"', listed)) == 1
 
 
 def test_expired_and_cancelled_are_counted_but_not_in_the_answer_rate(app, client, operator):

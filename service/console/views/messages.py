@@ -17,8 +17,8 @@ from service.infrastructure.pagination import Page
 from service.models.states import DialerMessageState
 from service.schemas.messages import MessageQuerySchema
 
-FILTER_FIELDS = ("state", "tag", "recipient", "template_slug", "is_final_state", "content_type", "object_id",
-                 "created_after", "created_before", "cursor")
+FILTER_FIELDS = ("state", "tag", "recipient", "template_slug", "is_final_state", "needs_status_lookup",
+                 "content_type", "object_id", "created_after", "created_before", "cursor")
 PAGE_SIZE = 50
 TIMELINE_LENGTH = 500
 MAX_MESSAGE_ID = 2**63 - 1
