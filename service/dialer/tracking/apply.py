@@ -43,7 +43,7 @@ def apply_records(backend: DialerBackend, records: Iterable[ProviderRecord], sou
         _apply(news, utcnow(), report)
     if source != "poll":
         # Looked up on purpose: the look was made, whatever it found.
-        _clear_lookup_flags(set(ours) - set(news))
+        _clear_lookup_flags(set(ours) - set(news) - set(failed))
     if failed:
         count_failed_checks(failed, "The provider's record could not be read.", report)
 
