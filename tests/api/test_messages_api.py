@@ -198,3 +198,9 @@ def test_nul_characters_are_refused_with_the_field_named(api, method, path, body
 
 def test_a_template_slug_with_a_nul_character_is_not_found(api):
     assert api.get("/api/v1/templates/a%00b").status_code == 404
+
+
+def test_a_post_without_a_body_names_the_missing_fields(api, app_context):
+    response = api.post("/api/v1/messages")
+    assert response.status_code == 422 and "recipient" in response.json["errors"]["json"]
+    assert count_rows() == 0
