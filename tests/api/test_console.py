@@ -11,17 +11,10 @@ from service.dialer.operators import authenticate, change_operator, create_opera
 from service.errors import ConflictError, InvalidInputError
 from service.models.states import DialerMessageState as State
 from service.security_headers import API_POLICY, CONSOLE_POLICY
+from tests.support.console import PASSWORD, TOKEN, sign_in
 from tests.support.factories import sent_message
 
-PASSWORD = "correct horse battery"
 NOW = datetime(2026, 11, 30, 9, 30, tzinfo=timezone.utc)
-TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-
-
-def sign_in(client, email, password=PASSWORD, next_path=""):
-    token = TOKEN.search(client.get("/console/sign-in").text).group(1)
-    return client.post(f"/console/sign-in{next_path}", data={"csrf_token": token, "email": email,
-                                                              "password": password})
 
 
 @pytest.fixture

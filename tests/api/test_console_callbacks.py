@@ -10,8 +10,8 @@ from service.dialer.callbacks.endpoints import create_endpoint
 from service.dialer.operators import create_operator
 from service.extensions import db
 from service.models import CallbackAttempt, CallbackDelivery, CallbackEndpoint
-from tests.api.test_console import PASSWORD, sign_in
 from tests.support.callbacks import callback_settings
+from tests.support.console import PASSWORD, sign_in
 from tests.support.factories import sent_message
 
 NOW = datetime(2026, 11, 30, 9, 30, tzinfo=timezone.utc)

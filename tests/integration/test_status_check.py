@@ -204,7 +204,7 @@ def test_a_message_a_webhook_just_spoke_for_is_not_counted_as_a_failed_check(app
 
 def test_the_console_dashboard_shows_when_the_poller_last_ran_and_what_it_found(app, simulator):
     from service.dialer.operators import create_operator
-    from tests.api.test_console import PASSWORD, sign_in
+    from tests.support.console import PASSWORD, sign_in
 
     with app.app_context():
         ids = publish(4)
