@@ -100,10 +100,11 @@ def create_simulator_app(sim: Simulator) -> Flask:
             skip, take = page_bounds(params)
         except QueryError as exc:
             return envelope(None, 400, [str(exc)])
+        query = json.dumps([params.get("filter"), params.get("sort")], sort_keys=True, default=str)
         with sim.lock:
-            matches = [dict(r) for r in sim.records.values() if predicate(r)]
-        matches = sort_records(matches, params.get("sort"), field_value)
-        page = [sim.render(r) for r in matches[skip: skip + take]]
+            matches = sim.matching(query, lambda records: sort_records(
+                [r for r in records if predicate(r)], params.get("sort"), field_value))
+            page = [sim.render(r) for r in matches[skip: skip + take]]
         return envelope({"data": page, "total": len(matches)})
 
     @app.get("/api/v6/campaignsRecords/<name>.json")
@@ -179,6 +180,7 @@ def register_control_routes(app: Flask, sim: Simulator) -> None:
             if edited:
                 with sim.lock:
                     sim.records[name]["created"] = sim.records[name]["edited"] = edited
+                    sim.touch()
         return {"created": len(names)}
 
     @app.post("/_simulator/records/bulk-call")

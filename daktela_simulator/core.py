@@ -10,7 +10,7 @@ from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import requests
 
@@ -62,6 +62,11 @@ class Simulator:
         self.statuses = dict(DEFAULT_STATUSES)
         self.lock = threading.RLock()
         self.records: dict[str, dict] = {}
+        # Moves on with every change of `records`: a list query's matches, filtered and sorted
+        # once, serve its following pages until then (a real Daktela pages through an index;
+        # refiltering 50,000 records a page would make the simulator, not the client, the cost).
+        self.version = 0
+        self._listing: Optional[tuple[Any, list[dict]]] = None
         self.faults: deque[Fault] = deque()
         self.fault_rate = 0.0
         self.fault_kinds: tuple[str, ...] = ()
@@ -79,6 +84,7 @@ class Simulator:
         """Forget records, faults, counters and logs (hooks and settings stay)."""
         with self.lock:
             self.records.clear()
+            self.touch()
             self.faults.clear()
             self.fault_rate = 0.0
             self.create_attempts.clear()
@@ -153,6 +159,7 @@ class Simulator:
                 "created": now, "edited": now,
             }
             self.records[name] = record
+            self.touch()
             self.stats["creates"] += 1
         if self.autoplay_seconds:
             self._schedule_playback(name)
@@ -179,6 +186,7 @@ class Simulator:
             if "customFields" in data:
                 record["customFields"].update(_custom_fields(data["customFields"]))
             record["edited"] = self._next_edited(record["edited"])
+            self.touch()
             snapshot = dict(record)
             changed = before != (record["action"], tuple(record["statuses"]))
         if changed or source == "control":
@@ -189,7 +197,21 @@ class Simulator:
         """Remove the record; `stats["deletes"]` counts every DELETE, of a record held or not."""
         with self.lock:
             self.stats["deletes"] += 1
+            self.touch()
             return self.records.pop(name, None) is not None
+
+    def touch(self) -> None:
+        """Say that `records` changed (the caller holds the lock)."""
+        self.version += 1
+        self._listing = None
+
+    def matching(self, query: Any, select: Callable[[list[dict]], list[dict]]) -> list[dict]:
+        """The records `select` picks for `query` (a hashable description of its filter and
+        sort), reused while no record changes; the caller copies what it hands out."""
+        with self.lock:
+            if self._listing is None or self._listing[0] != (query, self.version):
+                self._listing = ((query, self.version), select(list(self.records.values())))
+            return self._listing[1]
 
     def play_call(self, name: str, action: Any = 5, statuses=(), nextcall=None, call_id=None) -> Optional[dict]:
         """Move a record through a call, as the dialer would: sets action, statuses, edited."""

@@ -101,6 +101,21 @@ def test_paging_total_and_sort(daktela):
     assert clamped["total"] == 4 and len(clamped["data"]) == 4
 
 
+def test_a_query_repeated_for_its_next_page_sees_every_change_made_meanwhile(daktela):
+    """The simulator keeps a query's matches for its following pages until a record changes."""
+    by_edited = {"sort[0][field]": "edited", "sort[0][dir]": "asc", "sort[1][field]": "name", "take": 2}
+    first = names(daktela("GET", f"{RECORDS}.json", params=by_edited))
+    daktela("PUT", f"{RECORDS}/{first[0]}.json", json={"action": 3})  # now edited last
+    daktela("POST", f"{RECORDS}.json", json={"name": "rec_new", "record_type": "a"})
+    daktela("DELETE", f"{RECORDS}/rec_2.json")
+    pages = [daktela("GET", f"{RECORDS}.json", params={**by_edited, "skip": skip}).json()["result"]
+             for skip in (0, 2, 4)]
+    listed = [record["name"] for page in pages for record in page["data"]]
+    assert pages[0]["total"] == 4 and "rec_2" not in listed
+    assert first == ["rec_0", "rec_1"] and set(listed) == {"rec_0", "rec_1", "rec_3", "rec_new"}
+    assert listed.index("rec_0") > listed.index("rec_1")  # edited after it now
+
+
 def test_unknown_operator_is_400(daktela):
     response = daktela("GET", f"{RECORDS}.json", params={"filter[field]": "name", "filter[operator]": "near"})
     assert response.status_code == 400
