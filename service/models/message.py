@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, SmallInteger, String, Text, event, inspect
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, SmallInteger, String, Text, event, inspect, text
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
@@ -27,6 +27,13 @@ STATE_TYPE = SAEnum(
 PRIORITY_HIGHEST, PRIORITY_LOWEST = 1, 3
 
 
+def where_set(column: str) -> dict[str, Any]:
+    """A partial index's options: only rows where `column` is set (both databases use it for
+    any comparison with the column, which implies it is set)."""
+    clause = text(f"{column} IS NOT NULL")
+    return {"postgresql_where": clause, "sqlite_where": clause}
+
+
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     changed_at: Mapped[datetime] = mapped_column(
@@ -39,23 +46,30 @@ class DialerMessage(TimestampMixin, db.Model):
     (see `_stamp_visible_change`): bookkeeping and ignored observations leave it as it was."""
 
     __tablename__ = "dialer_message"
+    # Every change of state rewrites a row's entries in every index (a state is indexed, so
+    # PostgreSQL cannot update in place): a column most messages leave empty is indexed only
+    # where it is set, and no index repeats another's leading columns (see revision 0012).
     __table_args__ = (
         Index(None, "created_at"),
-        Index(None, "state", "is_final_state"),
         Index(None, "state", "next_attempt_at"),
         Index(None, "is_final_state", "next_check_at"),
         Index(None, "recipient", "published_at"),
-        Index(None, "state", "valid_until"),
+        Index(None, "state", "valid_until", **where_set("valid_until")),
+        Index(None, "template_slug", **where_set("template_slug")),
+        Index(None, "template_id", **where_set("template_id")),
+        Index(None, "tag", **where_set("tag")),
+        Index(None, "withdrawal", **where_set("withdrawal")),
+        Index(None, "idempotency_key_id", **where_set("idempotency_key_id")),
     )
 
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     sent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    recipient: Mapped[str] = mapped_column(String(20), index=True)
+    recipient: Mapped[str] = mapped_column(String(20))
     content: Mapped[str] = mapped_column(Text)
-    template_slug: Mapped[Optional[str]] = mapped_column(String(100), index=True)
+    template_slug: Mapped[Optional[str]] = mapped_column(String(100))
     template_id: Mapped[Optional[int]] = mapped_column(
-        ForeignKey("dialer_template.id", ondelete="SET NULL"), index=True
+        ForeignKey("dialer_template.id", ondelete="SET NULL")
     )
     state: Mapped[DialerMessageState] = mapped_column(
         STATE_TYPE, default=DialerMessageState.WAITING
@@ -64,7 +78,7 @@ class DialerMessage(TimestampMixin, db.Model):
     error: Mapped[Optional[str]] = mapped_column(Text)
     extra_data: Mapped[dict[str, Any]] = mapped_column(JSON_TYPE, default=dict)
     extra_sender_data: Mapped[dict[str, Any]] = mapped_column(JSON_TYPE, default=dict)
-    tag: Mapped[Optional[str]] = mapped_column(String(255), index=True)
+    tag: Mapped[Optional[str]] = mapped_column(String(255))
     is_final_state: Mapped[bool] = mapped_column(default=False)
     priority: Mapped[int] = mapped_column(SmallInteger, default=PRIORITY_LOWEST)
     is_autodialer: Mapped[bool] = mapped_column(default=True)
@@ -99,9 +113,9 @@ class DialerMessage(TimestampMixin, db.Model):
     schedule_note: Mapped[Optional[str]] = mapped_column(Text)
     published_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     leased_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    withdrawal: Mapped[Optional[str]] = mapped_column(String(32), index=True)
+    withdrawal: Mapped[Optional[str]] = mapped_column(String(32))
     idempotency_key_id: Mapped[Optional[int]] = mapped_column(
-        ForeignKey("idempotency_key.id", ondelete="SET NULL"), index=True
+        ForeignKey("idempotency_key.id", ondelete="SET NULL")
     )
     # Status callbacks: the client's own URL for this message (signed with the service-wide
     # secret), and how many callback events the message has had (their `sequence`).
