@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from service.dialer.tracking.rows import lock_messages, write
+from service.dialer.tracking.rows import lock_messages, snapshots_unlike, write
 from service.extensions import db
 from service.models import DialerMessage, DialerMessageEvent, DialerMessageState
 from tests.support.factories import sent_message
@@ -52,3 +52,24 @@ def test_a_page_of_changes_is_stored_as_written(messages):
         (ids[0], "poll", "DECLINED", True, None, {"a": [1, None, "ř"]}),
         (ids[1], "webhook", "READY", False, "repeats", {})]
     assert history[0].created_at == now
+
+
+def test_only_the_messages_whose_stored_ordering_key_differs_come_back(messages):
+    """The skip before any lock: a record repeating what its message stores stays in the database."""
+    first, second, third = messages
+    with db.engine.begin() as connection:
+        rows = lock_messages(connection, [first.id, second.id])
+        rows[first.id].last_edited, rows[first.id].observation_key = EDITED, "a" * 32
+        rows[second.id].last_edited, rows[second.id].observation_key = EDITED, "b" * 32
+        write(connection, [rows[first.id], rows[second.id]], [])
+    keys = {first.id: (EDITED, "a" * 32),  # the same: skipped
+            second.id: (EDITED, "c" * 32),  # another observation at the same time
+            third.id: (None, None),  # never observed, and the record says nothing yet: the same
+            third.id + 1000: (EDITED, "a" * 32)}  # no such message
+    with db.engine.connect() as connection:
+        assert set(snapshots_unlike(connection, keys)) == {second.id}
+        later = {first.id: (EDITED + timedelta(seconds=1), "a" * 32), third.id: (EDITED, "d" * 32)}
+        found = snapshots_unlike(connection, later)
+    assert set(found) == {first.id, third.id}
+    assert found[first.id].last_edited == EDITED and found[first.id].observation_key == "a" * 32
+    assert found[third.id].last_edited is None and found[third.id].state == DialerMessageState.READY

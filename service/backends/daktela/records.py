@@ -18,15 +18,17 @@ TIME_FORMATS = (DAKTELA_TIME_FORMAT, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-
 def parse_daktela_time(value: Any) -> Optional[datetime]:
     """Daktela's `YYYY-MM-DD HH:MM:SS`: instance-local, so naive; aware only when
     the text itself carries an offset."""
-    if not isinstance(value, str) or not value.strip() or value.strip().lower() == "null":
+    if not isinstance(value, str):
         return None
-    text = value.strip()
-    if len(text) == 19 and text[10] == " ":
+    if len(value) == 19 and value[10] == " ":
         # Daktela's own format, the common case: fromisoformat reads it in a fraction of strptime's time.
         try:
-            return datetime.fromisoformat(text)
+            return datetime.fromisoformat(value)
         except ValueError:
             pass
+    text = value.strip()
+    if not text or text.lower() == "null":
+        return None
     for time_format in TIME_FORMATS:
         try:
             return datetime.strptime(text, time_format)
@@ -84,8 +86,7 @@ class RecordSnapshot:
         """This record as an observation for the state machine; times read in `zone`,
         the record having been read at `received_at` (now)."""
         return daktela_observation(
-            source, self.action, self.statuses,
-            edited=daktela_local_to_utc(parse_daktela_time(self.edited), zone, received_at=received_at or utcnow()),
+            source, self.action, self.statuses, edited=self._edited(zone, received_at),
             nextcall=daktela_local_to_utc(parse_daktela_time(self.nextcall), zone),
             call_id=self.call_id, payload=self.as_sender_data(), rules=rules,
         )
@@ -93,9 +94,19 @@ class RecordSnapshot:
     def ordering_key(self, zone: str, rules: StateRules,
                      received_at: Optional[datetime] = None) -> tuple[Optional[datetime], str]:
         """(edited, observation key) of `observation(...)`, without building it."""
-        edited = daktela_local_to_utc(parse_daktela_time(self.edited), zone, received_at=received_at or utcnow())
+        edited = self._edited(zone, received_at)
         nextcall = daktela_local_to_utc(parse_daktela_time(self.nextcall), zone)
         return edited, daktela_observation_key(self.action, self.statuses, edited, nextcall, self.call_id, rules)
+
+    def _edited(self, zone: str, received_at: Optional[datetime]) -> Optional[datetime]:
+        """`edited` in UTC; the record read at `received_at`, else now (asked of the clock only
+        for a time the end of daylight saving time makes ambiguous)."""
+        edited = parse_daktela_time(self.edited)
+        if received_at is None and edited is not None and edited.tzinfo is None:
+            first, second = _instants(edited, zone)
+            if second > first:
+                received_at = utcnow()
+        return daktela_local_to_utc(edited, zone, received_at=received_at)
 
     def as_sender_data(self) -> dict[str, Any]:
         return {

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Mapping, Optional, Sequence
 
 from service.models.state_machine import Observation, key_of
@@ -30,6 +31,11 @@ class StateRules:
     states_mapping: Mapping[str, str] = field(default_factory=dict)
     final_actions: frozenset[int] = frozenset({5})
 
+    @cached_property
+    def mapped_states(self) -> Mapping[str, DialerMessageState]:
+        """`states_mapping` with our states as members (read once per record of every page)."""
+        return {status: DialerMessageState(state) for status, state in self.states_mapping.items()}
+
 
 DEFAULT_RULES = StateRules()
 
@@ -39,9 +45,9 @@ def observed_state(action: Optional[int], statuses: Sequence[str],
     """(state, warning): the first status's mapping wins, else the action's state."""
     action_state = ACTION_STATES.get(action) if action is not None else None
     if statuses:
-        mapped = rules.states_mapping.get(statuses[0])
+        mapped = rules.mapped_states.get(statuses[0])
         if mapped is not None:
-            return DialerMessageState(mapped), None
+            return mapped, None
         return action_state, f"unmapped Daktela status {statuses[0]!r}; used the action's state"
     return action_state, None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Iterable, Optional
 
 from sqlalchemy import update
 
@@ -19,7 +19,7 @@ from service.backends.base import DialerBackend, ProviderRecord
 from service.dialer.publishing import PUBLISHABLE_STATES
 from service.dialer.runtime import dialer_config
 from service.dialer.tracking.accounting import CheckReport, count_failed_checks
-from service.dialer.tracking.rows import MESSAGES, lock_messages, snapshots, write
+from service.dialer.tracking.rows import MESSAGES, OrderingKey, lock_messages, snapshots, snapshots_unlike, write
 from service.errors import exception_origin
 from service.extensions import db
 from service.models.state_machine import Observation, may_change
@@ -53,20 +53,31 @@ def _news(backend: DialerBackend, ours: dict[int, ProviderRecord],
     """The observations the state machine would apply to the messages as they stand now, and the
     messages whose record could not be read. Without a lock: a message only moves on, so what
     is not news now will not be later. A record that repeats what its message stores (the
-    feed's overlap re-reads them) is told by one comparison when the backend gives
-    `ordering_key_of`, before any observation is built."""
-    with db.engine.connect() as connection:
-        current = snapshots(connection, ours)
-    news, failed = {}, []
+    feed's overlap re-reads them) is told apart by the database, from the ordering key the
+    backend gives (`ordering_key_of`), before any observation is built or any row loaded."""
+    keys: dict[int, OrderingKey] = {}
+    unkeyed: dict[int, Optional[Exception]] = {}  # no key: no shortcut, or an unreadable record
     for message_id, record in ours.items():
-        stored = current.get(message_id)
-        if stored is None:
-            continue
         try:
-            if backend.ordering_key_of(record) == (stored.last_edited, stored.observation_key):
-                continue
-            observation = backend.observation_of(record, source)
+            key = backend.ordering_key_of(record)
         except Exception as exc:  # one bad record never stops the others
+            unkeyed[message_id] = exc
+            continue
+        if key is None:
+            unkeyed[message_id] = None
+        else:
+            keys[message_id] = key
+    with db.engine.connect() as connection:
+        current = snapshots_unlike(connection, keys) if keys else {}
+        if unkeyed:
+            current.update(snapshots(connection, unkeyed))
+    news, failed = {}, []
+    for message_id, stored in current.items():
+        try:
+            if unkeyed.get(message_id) is not None:
+                raise unkeyed[message_id]
+            observation = backend.observation_of(ours[message_id], source)
+        except Exception as exc:
             logger.warning("record of message %s not applied: %s", message_id, exception_origin(exc))
             failed.append(message_id)
             continue

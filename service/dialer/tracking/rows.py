@@ -22,6 +22,7 @@ from service.infrastructure.locks import lock_rows
 from service.models.message import DialerMessage, DialerMessageEvent
 from service.models.state_machine import Decision, Observation, decide_observation
 from service.models.states import DialerMessageState
+from service.models.types import UTCDateTime
 
 MESSAGES = DialerMessage.__table__
 EVENTS = DialerMessageEvent.__table__
@@ -87,8 +88,42 @@ _SNAPSHOT = (select(MESSAGES.c.id, MESSAGES.c.state, MESSAGES.c.is_final_state, 
 # PostgreSQL, through the driver's own cursor: one array parameter instead of a thousand, and
 # no result processing (at a thousand rows a page, SQLAlchemy's costs several times the query).
 _SNAPSHOT_PG = (f"SELECT id, state, is_final_state, last_edited, observation_key FROM {MESSAGES.name} "
-                "WHERE id = ANY(%s::bigint[])")
+                "WHERE id = ANY(%b::bigint[])")
+_SNAPSHOT_UNLIKE_PG = (
+    f"SELECT m.id, m.state, m.is_final_state, m.last_edited, m.observation_key FROM {MESSAGES.name} AS m "
+    "JOIN unnest(%b::bigint[], %b::timestamp[], %b::varchar[]) AS v(id, last_edited, observation_key) "
+    "ON m.id = v.id WHERE m.last_edited IS DISTINCT FROM v.last_edited "
+    "OR m.observation_key IS DISTINCT FROM v.observation_key")
 _STATES = {state.value: state for state in DialerMessageState}
+_TIMES = frozenset(name for name, column in MESSAGES.c.items() if isinstance(column.type, UTCDateTime))
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _aware(value: Optional[datetime]) -> Optional[datetime]:
+    return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+def _state(value: Optional[str]) -> Optional[DialerMessageState]:
+    return _STATES.get(value) if value is not None else None
+
+
+# The lock's read, through the driver's cursor as the snapshot's (psycopg gives JSONB as Python
+# values), each column converted as the Core types would: states as enums, times aware UTC.
+_LOCK_PG = (f"SELECT {', '.join(_READ)} FROM {MESSAGES.name} WHERE id = ANY(%b::bigint[]) "
+            "ORDER BY id FOR UPDATE")
+_STATE_AT = _READ.index("state")
+_TIMES_AT = tuple(index for index, name in enumerate(_READ) if name in _TIMES)
+
+
+def _message_row(values: list[Any]) -> MessageRow:
+    values[_STATE_AT] = _state(values[_STATE_AT])
+    for index in _TIMES_AT:
+        if values[index] is not None:
+            values[index] = values[index].replace(tzinfo=timezone.utc)
+    return MessageRow(*values)
 
 
 class Snapshot(NamedTuple):
@@ -103,7 +138,33 @@ class Snapshot(NamedTuple):
 
 def lock_messages(connection: Connection, ids: Iterable[int]) -> dict[int, MessageRow]:
     """The messages with these ids, locked until the transaction ends, in id order."""
-    return {row.id: MessageRow(*row) for row in lock_rows(connection, _LOCK, {"ids": sorted(set(ids))})}
+    ids = sorted(set(ids))
+    if connection.dialect.name != "postgresql":
+        return {row.id: MessageRow(*row) for row in lock_rows(connection, _LOCK, {"ids": ids})}
+    with connection.connection.dbapi_connection.cursor() as cursor:
+        cursor.execute(_LOCK_PG, (ids,))
+        return {row[0]: _message_row(list(row)) for row in cursor}
+
+
+OrderingKey = tuple[Optional[datetime], Optional[str]]  # (last_edited, observation_key), as stored
+
+
+def snapshots_unlike(connection: Connection, keys: dict[int, OrderingKey]) -> dict[int, Snapshot]:
+    """The snapshots of the messages whose stored ordering key is not the one given: a record
+    that repeats what its message stores is left in the database (on PostgreSQL not even sent
+    back). Messages that do not exist are left out."""
+    if connection.dialect.name != "postgresql":
+        return {message_id: snapshot for message_id, snapshot in snapshots(connection, keys).items()
+                if keys[message_id] != (snapshot.last_edited, snapshot.observation_key)}
+    ids, edited, digests = [], [], []
+    for message_id, (last_edited, observation_key) in keys.items():
+        ids.append(message_id)
+        edited.append(_naive_utc(last_edited))
+        digests.append(observation_key)
+    with connection.connection.dbapi_connection.cursor() as cursor:
+        cursor.execute(_SNAPSHOT_UNLIKE_PG, (ids, edited, digests))
+        return {row[0]: Snapshot(row[0], _state(row[1]), row[2], _aware(row[3]), row[4])
+                for row in cursor.fetchall()}
 
 
 def snapshots(connection: Connection, ids: Iterable[int]) -> dict[int, Snapshot]:
@@ -112,8 +173,7 @@ def snapshots(connection: Connection, ids: Iterable[int]) -> dict[int, Snapshot]
         return {row.id: Snapshot(*row) for row in connection.execute(_SNAPSHOT, {"ids": list(ids)}).all()}
     with connection.connection.dbapi_connection.cursor() as cursor:
         cursor.execute(_SNAPSHOT_PG, (list(ids),))
-        return {row[0]: Snapshot(row[0], _STATES.get(row[1]), row[2],
-                                 row[3].replace(tzinfo=timezone.utc) if row[3] else None, row[4])
+        return {row[0]: Snapshot(row[0], _state(row[1]), row[2], _aware(row[3]), row[4])
                 for row in cursor.fetchall()}
 
 
@@ -147,40 +207,49 @@ assert set(_MESSAGE_TYPES) == set(_WRITTEN), "the PostgreSQL write must carry ev
 _UPDATE_PG = (
     f"UPDATE {MESSAGES.name} AS m SET "
     + ", ".join(f"{name} = v.{name}" + ("::jsonb" if name in _JSON else "") for name in _MESSAGE_TYPES)
-    + " FROM unnest(%s::bigint[], "
-    + ", ".join(f"%s::{kind}[]" for kind in _MESSAGE_TYPES.values())
+    + " FROM unnest(%b::bigint[], "
+    + ", ".join(f"%b::{kind}[]" for kind in _MESSAGE_TYPES.values())
     + ") AS v(id, " + ", ".join(_MESSAGE_TYPES) + ") WHERE m.id = v.id"
 )
 _INSERT_PG = (
     f"INSERT INTO {EVENTS.name} (" + ", ".join(_EVENT_TYPES) + ") SELECT "
     + ", ".join(name + ("::jsonb" if name in _JSON else "") for name in _EVENT_TYPES)
-    + " FROM unnest(" + ", ".join(f"%s::{kind}[]" for kind in _EVENT_TYPES.values())
+    + " FROM unnest(" + ", ".join(f"%b::{kind}[]" for kind in _EVENT_TYPES.values())
     + ") AS v(" + ", ".join(_EVENT_TYPES) + ")"
 )
 
 
 def _write_pg(connection: Connection, rows: list[MessageRow], events: list[dict[str, Any]]) -> None:
     columns = [[row.id for row in rows]]
-    columns += [[_pg_value(name, getattr(row, name)) for row in rows] for name in _MESSAGE_TYPES]
+    columns += [[convert(getattr(row, name)) for row in rows] for name, convert in _WRITE_PG.items()]
     with connection.connection.dbapi_connection.cursor() as cursor:
         cursor.execute(_UPDATE_PG, columns)
         if events:
-            cursor.execute(_INSERT_PG, [[_pg_value(name, event.get(name)) for event in events]
-                                        for name in _EVENT_TYPES])
+            cursor.execute(_INSERT_PG, [[convert(event.get(name)) for event in events]
+                                        for name, convert in _WRITE_EVENT_PG.items()])
 
 
-def _pg_value(name: str, value: Any) -> Any:
-    """A value as the arrays above carry it: naive UTC times (as UTCDateTime stores them),
-    JSON as text, states as their names."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
-    if name in _JSON:
-        return json.dumps(value)
-    if isinstance(value, DialerMessageState):
-        return value.value
-    return value
+# A value as the arrays above carry it: naive UTC times (as UTCDateTime stores them), JSON as
+# text, states as their names; one converter a column, chosen once.
+def _naive_utc(value: Optional[datetime]) -> Optional[datetime]:
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value is not None else None
+
+
+def _json_text(value: Any) -> Optional[str]:
+    return json.dumps(value) if value is not None else None
+
+
+def _state_name(value: Any) -> Optional[str]:
+    return value.value if isinstance(value, DialerMessageState) else value
+
+
+def _writer(name: str, kind: str):
+    return (_naive_utc if kind == "timestamp" else _json_text if name in _JSON
+            else _state_name if name in ("state", "old_state", "new_state") else _same)
+
+
+_WRITE_PG = {name: _writer(name, kind) for name, kind in _MESSAGE_TYPES.items()}
+_WRITE_EVENT_PG = {name: _writer(name, kind) for name, kind in _EVENT_TYPES.items()}
 
 
 def _record_callbacks(connection: Connection, rows: list[MessageRow], events: list[dict[str, Any]]) -> None:
