@@ -6,8 +6,8 @@ receives provider-neutral observations (a target state, final or not).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import cached_property
+from datetime import datetime, timezone
+from functools import cached_property, lru_cache
 from typing import Any, Mapping, Optional, Sequence
 
 from service.models.state_machine import Observation, key_of
@@ -62,8 +62,8 @@ def daktela_observation(source: str, action: Optional[int], statuses: Sequence[s
     sender_data = {
         "action": action,
         "statuses": list(statuses),
-        "edited": edited.isoformat() if edited else None,
-        "nextcall": nextcall.isoformat() if nextcall else None,
+        "edited": _iso(edited) if edited else None,
+        "nextcall": _iso(nextcall) if nextcall else None,
         "call_id": call_id,
     }
     return Observation(
@@ -80,9 +80,18 @@ def daktela_observation_key(action: Optional[int], statuses: Sequence[str], edit
     without building it (the poller's test for records that carry nothing new)."""
     state, _ = observed_state(action, statuses, rules)
     final = state is not None and action in rules.final_actions
-    identity = _identity(action, statuses, edited.isoformat() if edited else None,
-                         nextcall.isoformat() if nextcall else None, call_id)
+    identity = _identity(action, statuses, _iso(edited) if edited else None,
+                         _iso(nextcall) if nextcall else None, call_id)
     return key_of(state, final, identity)
+
+
+# A page of records holds a few distinct edit times: each written out once (in UTC, which the
+# records' times are read into: equal times elsewhere may be written with other offsets).
+_utc_iso = lru_cache(maxsize=4096)(datetime.isoformat)
+
+
+def _iso(value: datetime) -> str:
+    return _utc_iso(value) if value.tzinfo is timezone.utc else value.isoformat()
 
 
 def _identity(action, statuses, edited: Optional[str], nextcall: Optional[str], call_id) -> str:
