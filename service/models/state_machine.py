@@ -71,6 +71,14 @@ class Observation:
     # Text that differs whenever sender_data differs; a backend may give a cheaper one than JSON.
     identity: Optional[str] = None
 
+    def __post_init__(self):
+        # A naive time cannot be ordered against stored ones: refused here, it fails its own
+        # record (the apply path catches per record), not the page it came in.
+        for name in ("edited", "nextcall"):
+            moment = getattr(self, name)
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError(f"observation {name} must be an aware datetime")
+
 
 @dataclass(frozen=True)
 class Decision:

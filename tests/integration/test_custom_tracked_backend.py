@@ -69,3 +69,38 @@ def test_while_the_custom_provider_is_unreachable_a_hint_is_queued_for_the_polle
                          json={"call": f"acme-{message_id}"})
     assert hint.status_code == 202 and hint.json()["result"] == "queued for a status check"
     assert tracked_backend.PROVIDER.requests == 1
+
+
+
+class NaiveAcme(tracked_backend.AcmeBackend):
+    """Acme breaking the contract for declined calls: their times come without a zone."""
+
+    def observation_of(self, record, source):
+        if record.status == "declined":
+            record = tracked_backend.AcmeCall(record.name, record.status, record.updated.replace(tzinfo=None))
+        return super().observation_of(record, source)
+
+
+class KeyedNaiveAcme(NaiveAcme):
+    """The same, with the optional shortcut: the ordering key given without an observation."""
+
+    def ordering_key_of(self, record):
+        naive = record.status == "declined"
+        return (record.updated.replace(tzinfo=None) if naive else record.updated), record.status
+
+
+@pytest.mark.parametrize("backend", ["NaiveAcme", "KeyedNaiveAcme"])
+def test_a_record_with_a_naive_time_fails_alone_and_the_rest_of_its_page_is_applied(make_app, auth, backend):
+    PROVIDER.__init__()
+    app = make_app(sender_backend=f"{__name__}.{backend}")
+    client, cli = app.test_client(), app.test_cli_runner()
+    ids = [client.post("/api/v1/messages", headers=auth, json={"recipient": f"+42077712345{n}", "content": "Hi"}
+                       ).json["id"] for n in range(2)]
+    assert cli.invoke(args=["dialer", "check-status"]).exit_code == 0
+    PROVIDER.set_status(f"acme-{ids[0]}", "completed")
+    PROVIDER.set_status(f"acme-{ids[1]}", "declined")
+    result = cli.invoke(args=["dialer", "check-status"])
+    assert result.exit_code == 0 and "1 changes applied" in result.output, result.output
+    first, second = (client.get(f"/api/v1/messages/{i}", headers=auth).json for i in ids)
+    assert first["state"] == "ANSWERED_COMPLETE" and second["state"] == "READY"
+    assert second["number_of_status_check_attempts"] == 1, second

@@ -33,7 +33,7 @@ def test_an_api_call_while_the_database_is_unreachable_is_a_503(unreachable_app,
 
 
 def test_a_group_of_webhooks_during_an_outage_fails_at_once_instead_of_one_by_one(unreachable_app):
-    from datetime import datetime
+    from datetime import datetime, timezone
 
     from sqlalchemy import event
     from sqlalchemy.exc import OperationalError
@@ -45,8 +45,8 @@ def test_a_group_of_webhooks_during_an_outage_fails_at_once_instead_of_one_by_on
     attempts = []
     with unreachable_app.app_context():
         event.listen(db.engine, "handle_error", lambda context: attempts.append(1))
-        group = [PendingWebhook(n, f"test_{n}", daktela_observation("webhook", 3, (), datetime(2030, 1, 1)))
-                 for n in (1, 2, 3)]
+        edited = datetime(2030, 1, 1, tzinfo=timezone.utc)
+        group = [PendingWebhook(n, f"test_{n}", daktela_observation("webhook", 3, (), edited)) for n in (1, 2, 3)]
         with pytest.raises(OperationalError):
             apply_webhooks(group)
     assert len(attempts) == 1

@@ -63,8 +63,8 @@ def _news(backend: DialerBackend, ours: dict[int, ProviderRecord],
         except Exception as exc:  # one bad record never stops the others
             unkeyed[message_id] = exc
             continue
-        if key is None:
-            unkeyed[message_id] = None
+        if key is None or (key[0] is not None and key[0].tzinfo is None):
+            unkeyed[message_id] = None  # a naive time cannot be compared: the record goes the whole way
         else:
             keys[message_id] = key
     with db.engine.connect() as connection:
