@@ -13,6 +13,8 @@ from service.models import DialerMessage, DialerMessageEvent, DialerMessageState
 from tests.support.factories import sent_message
 
 EDITED = datetime(2026, 10, 25, 0, 30, 1, tzinfo=timezone.utc)
+EDITED_PRECISE = EDITED.replace(microsecond=123456)
+PRAGUE = timezone(timedelta(hours=2))
 
 
 @pytest.fixture
@@ -60,14 +62,19 @@ def test_only_the_messages_whose_stored_ordering_key_differs_come_back(messages)
     with db.engine.begin() as connection:
         rows = lock_messages(connection, [first.id, second.id])
         rows[first.id].last_edited, rows[first.id].observation_key = EDITED, "a" * 32
-        rows[second.id].last_edited, rows[second.id].observation_key = EDITED, "b" * 32
+        rows[second.id].last_edited, rows[second.id].observation_key = EDITED_PRECISE, "b" * 32
         write(connection, [rows[first.id], rows[second.id]], [])
     keys = {first.id: (EDITED, "a" * 32),  # the same: skipped
-            second.id: (EDITED, "c" * 32),  # another observation at the same time
+            second.id: (EDITED_PRECISE, "c" * 32),  # another observation at the same time
             third.id: (None, None),  # never observed, and the record says nothing yet: the same
             third.id + 1000: (EDITED, "a" * 32)}  # no such message
     with db.engine.connect() as connection:
         assert set(snapshots_unlike(connection, keys)) == {second.id}
+        # The same instants given in another zone are the same keys, to the microsecond.
+        assert snapshots_unlike(connection, {first.id: (EDITED.astimezone(PRAGUE), "a" * 32),
+                                             second.id: (EDITED_PRECISE.astimezone(PRAGUE), "b" * 32)}) == {}
+        assert set(snapshots_unlike(connection, {second.id: (EDITED_PRECISE + timedelta(microseconds=1),
+                                                             "b" * 32)})) == {second.id}
         later = {first.id: (EDITED + timedelta(seconds=1), "a" * 32), third.id: (EDITED, "d" * 32)}
         found = snapshots_unlike(connection, later)
     assert set(found) == {first.id, third.id}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, NamedTuple, Optional, Union
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from service.dialer.callbacks.outbox import MessageChange, insert_deliveries
@@ -97,6 +97,13 @@ _SNAPSHOT_UNLIKE_PG = (
     "CROSS JOIN LATERAL (SELECT id, state, is_final_state, last_edited, observation_key "
     f"FROM {MESSAGES.name} WHERE id = v.id OFFSET 0) AS m "
     "WHERE m.last_edited IS DISTINCT FROM v.last_edited OR m.observation_key IS DISTINCT FROM v.observation_key")
+# SQLite: the page's keys as one JSON array of [id, last_edited, observation_key], walked first
+# (CROSS JOIN keeps that order), each message found by its rowid.
+_UNLIKE_SQLITE = text(
+    f"SELECT m.id FROM json_each(:keys) AS v CROSS JOIN {MESSAGES.name} AS m "
+    "ON m.id = json_extract(v.value, '$[0]') "
+    "WHERE m.last_edited IS NOT json_extract(v.value, '$[1]') "
+    "OR m.observation_key IS NOT json_extract(v.value, '$[2]')")
 _STATES = {state.value: state for state in DialerMessageState}
 _TIMES = frozenset(name for name, column in MESSAGES.c.items() if isinstance(column.type, UTCDateTime))
 
@@ -157,8 +164,7 @@ def snapshots_unlike(connection: Connection, keys: dict[int, OrderingKey]) -> di
     that repeats what its message stores is left in the database (on PostgreSQL not even sent
     back). Messages that do not exist are left out."""
     if connection.dialect.name != "postgresql":
-        return {message_id: snapshot for message_id, snapshot in snapshots(connection, keys).items()
-                if keys[message_id] != (snapshot.last_edited, snapshot.observation_key)}
+        return _snapshots_unlike_sqlite(connection, keys)
     ids, edited, digests = [], [], []
     for message_id, (last_edited, observation_key) in keys.items():
         ids.append(message_id)
@@ -168,6 +174,16 @@ def snapshots_unlike(connection: Connection, keys: dict[int, OrderingKey]) -> di
         cursor.execute(_SNAPSHOT_UNLIKE_PG, (ids, edited, digests))
         return {row[0]: Snapshot(row[0], _state(row[1]), row[2], _aware(row[3]), row[4])
                 for row in cursor.fetchall()}
+
+
+def _snapshots_unlike_sqlite(connection: Connection, keys: dict[int, OrderingKey]) -> dict[int, Snapshot]:
+    # The keys as one JSON parameter, their times as the column stores them; the few messages
+    # that differ are then read as `snapshots` reads them.
+    stored_time = MESSAGES.c.last_edited.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+    page = json.dumps([[message_id, stored_time(edited) if edited is not None else None, digest]
+                       for message_id, (edited, digest) in keys.items()])
+    differing = connection.execute(_UNLIKE_SQLITE, {"keys": page}).scalars().all()
+    return snapshots(connection, differing) if differing else {}
 
 
 def snapshots(connection: Connection, ids: Iterable[int]) -> dict[int, Snapshot]:
