@@ -62,10 +62,9 @@ class Simulator:
         self.statuses = dict(DEFAULT_STATUSES)
         self.lock = threading.RLock()
         self.records: dict[str, dict] = {}
-        # Moves on with every change of `records`: a list query's matches, filtered and sorted
-        # once, serve its following pages until then (a real Daktela pages through an index;
-        # refiltering 50,000 records a page would make the simulator, not the client, the cost).
-        self.version = 0
+        # A list query's matches, filtered and sorted once, serve its following pages until any
+        # record changes (`touch`): a real Daktela pages through an index; refiltering 50,000
+        # records a page would make the simulator, not the client, the cost.
         self._listing: Optional[tuple[Any, list[dict]]] = None
         self.faults: deque[Fault] = deque()
         self.fault_rate = 0.0
@@ -201,16 +200,15 @@ class Simulator:
             return self.records.pop(name, None) is not None
 
     def touch(self) -> None:
-        """Say that `records` changed (the caller holds the lock)."""
-        self.version += 1
+        """Say that `records` changed (the caller holds the lock): cached matches are dropped."""
         self._listing = None
 
     def matching(self, query: Any, select: Callable[[list[dict]], list[dict]]) -> list[dict]:
         """The records `select` picks for `query` (a hashable description of its filter and
         sort), reused while no record changes; the caller copies what it hands out."""
         with self.lock:
-            if self._listing is None or self._listing[0] != (query, self.version):
-                self._listing = ((query, self.version), select(list(self.records.values())))
+            if self._listing is None or self._listing[0] != query:
+                self._listing = (query, select(list(self.records.values())))
             return self._listing[1]
 
     def play_call(self, name: str, action: Any = 5, statuses=(), nextcall=None, call_id=None) -> Optional[dict]:
