@@ -104,3 +104,24 @@ def test_a_record_with_a_naive_time_fails_alone_and_the_rest_of_its_page_is_appl
     first, second = (client.get(f"/api/v1/messages/{i}", headers=auth).json for i in ids)
     assert first["state"] == "ANSWERED_COMPLETE" and second["state"] == "READY"
     assert second["number_of_status_check_attempts"] == 1, second
+
+
+def test_a_backend_follows_its_own_watermark_never_another_providers(acme, auth):
+    """A service moved from Daktela to Acme: Daktela's watermark (here far ahead of Acme's clock)
+    is not Acme's, so Acme's first run follows its feed from the oldest pending sending."""
+    from service.extensions import db
+    from service.models.message import DialerPollState
+
+    client, cli = acme.test_client(), acme.test_cli_runner()
+    message_id = client.post("/api/v1/messages", headers=auth, json={"recipient": "+420777123450", "content": "Hi"}
+                             ).json["id"]
+    with acme.app_context():
+        db.session.add(DialerPollState(name="daktela_watermark", value="2099-01-01 00:00:00"))
+        db.session.commit()
+    PROVIDER.set_status(f"acme-{message_id}", "completed")
+    result = cli.invoke(args=["dialer", "check-status"])
+    assert result.exit_code == 0 and "1 changes applied" in result.output, result.output
+    assert client.get(f"/api/v1/messages/{message_id}", headers=auth).json["state"] == "ANSWERED_COMPLETE"
+    with acme.app_context():
+        kept = {row.name: row.value for row in db.session.scalars(db.select(DialerPollState))}
+    assert kept["daktela_watermark"] == "2099-01-01 00:00:00" and kept["acme_watermark"] == PROVIDER.now.isoformat()

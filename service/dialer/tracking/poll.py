@@ -46,25 +46,31 @@ from service.models.types import utcnow
 
 logger = logging.getLogger(__name__)
 
-# The row's name predates other providers; it holds the configured backend's watermark.
-WATERMARK = "daktela_watermark"
 LAST_CHECK = "last_status_check"
 MAX_LOOKUPS_PER_RUN = 10_000
 # Our clock and the provider's may differ: the first run starts this much before the oldest sending.
 CLOCK_MARGIN = timedelta(minutes=5)
 
 
-def _watermark() -> Optional[str]:
-    state = db.session.get(DialerPollState, WATERMARK)
+def watermark_name(backend: DialerBackend) -> str:
+    """The poll-state row holding this backend's watermark: one per provider, so a service moved
+    to another backend never reads one provider's clock as another's (Daktela's row is
+    "daktela_watermark", as before other providers)."""
+    return f"{backend.webhook_name or type(backend).__name__.lower()}_watermark"[:64]
+
+
+def _watermark(backend: DialerBackend) -> Optional[str]:
+    state = db.session.get(DialerPollState, watermark_name(backend))
     end_transaction()
     return state.value if state else None
 
 
-def _save_watermark(value: str) -> None:
+def _save_watermark(backend: DialerBackend, value: str) -> None:
+    name = watermark_name(backend)
     with transaction() as session:
-        state = session.get(DialerPollState, WATERMARK)
+        state = session.get(DialerPollState, name)
         if state is None:
-            session.add(DialerPollState(name=WATERMARK, value=value))
+            session.add(DialerPollState(name=name, value=value))
         else:
             state.value = value
 
@@ -80,14 +86,14 @@ def _first_watermark(backend: DialerBackend, report: CheckReport) -> Optional[st
     report.requests += 1
     server_time = backend.tracking_clock()
     if server_time:
-        _save_watermark(server_time)
+        _save_watermark(backend, server_time)
     return None
 
 
 def follow_changes(backend: DialerBackend, report: CheckReport) -> bool:
     """Apply what changed since the last run; False when the provider could not be read."""
     try:
-        watermark = _watermark()
+        watermark = _watermark(backend)
         if watermark is None:
             watermark = _first_watermark(backend, report)
             if watermark is None:
@@ -104,7 +110,7 @@ def follow_changes(backend: DialerBackend, report: CheckReport) -> bool:
         report.errors.append(str(exc))
         return False
     if first_time:
-        _save_watermark(first_time)
+        _save_watermark(backend, first_time)
     return True
 
 
