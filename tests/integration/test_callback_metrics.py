@@ -16,13 +16,16 @@ from tests.support.receiver import Receiver
 
 TOKEN = "metrics-token-0123456789"
 SCHEDULE = (0, 5, 5)  # three attempts, then a dead letter
+# Patient timeouts: every receiver here answers at once, but on a loaded machine a delivery past a
+# short timeout would (rightly) be retried, and the counts below would no longer be the script's.
+PATIENT = {"connect_timeout_seconds": 10.0, "timeout_seconds": 10.0}
 MESSAGES = 3
 CREATED = ["message.created"]  # one event a message
 
 
 @pytest.fixture
 def app(make_app):
-    return make_app(metrics_token=TOKEN, callbacks=callback_settings(retry_schedule=SCHEDULE))
+    return make_app(metrics_token=TOKEN, callbacks=callback_settings(retry_schedule=SCHEDULE, **PATIENT))
 
 
 class Run:
@@ -66,7 +69,7 @@ def test_callback_counters_and_backlog_equal_what_receivers_got_and_the_outbox_h
             run.post("/messages", {"recipient": f"+42077712340{n}", "content": "Hello"})
         run.patch(f"/callback-endpoints/{paused}", {"enabled": False})  # its deliveries wait: the backlog
         for _ in range(len(SCHEDULE)):
-            dispatch(app, clock, retry_schedule=SCHEDULE)
+            dispatch(app, clock, retry_schedule=SCHEDULE, **PATIENT)
             clock.advance(6)
         after = run.scrape()
         received = {"good": len(good.received), "broken": len(broken.received), "gone": len(gone.received)}
