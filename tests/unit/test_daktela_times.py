@@ -27,6 +27,14 @@ def test_an_ordinary_local_time_is_one_instant():
 def test_a_time_with_its_own_offset_keeps_it():
     assert daktela_local_to_utc(parse_daktela_time("2026-07-01T12:00:00+00:00"), PRAGUE) == utc(2026, 7, 1, 12, 0)
     assert daktela_local_to_utc(parse_daktela_time("2026-07-01 12:00:00"), PRAGUE) == utc(2026, 7, 1, 10, 0)
+    # A record's own `edited`, as the observation and the poller's ordering key read it.
+    rules = StateRules()
+    for edited, expected in (("2026-07-01T12:00:00+00:00", utc(2026, 7, 1, 12, 0)),
+                             ("2026-07-01 12:00:00", utc(2026, 7, 1, 10, 0)),
+                             (" 2026-07-01 12:00 ", utc(2026, 7, 1, 10, 0)), ("null", None), ("", None)):
+        record = parse_record({"name": "dialer_1", "action": "3", "edited": edited})
+        assert record.observation("poll", PRAGUE, rules).edited == expected, edited
+        assert record.ordering_key(PRAGUE, rules)[0] == expected, edited
 
 
 def test_a_wall_clock_time_of_the_repeated_hour_is_the_latest_instant_already_past():

@@ -50,15 +50,16 @@ def _instants(value: datetime, zone: str) -> tuple[datetime, datetime]:
 
 
 @lru_cache(maxsize=4096)
-def _local_instants(text: str, zone: str) -> Optional[tuple[datetime, datetime]]:
-    """`_instants` of a time in Daktela's own format, from its text (a page of records holds
-    a few distinct seconds); None for any other text."""
-    if len(text) != 19 or text[10] != " ":
+def _text_instants(text: str, zone: str) -> Optional[tuple[datetime, datetime]]:
+    """The one or two UTC instants a Daktela time text can be, read in `zone` (cached by text:
+    a page of records holds a few distinct seconds); None for no time."""
+    value = parse_daktela_time(text)
+    if value is None:
         return None
-    try:
-        return _instants(datetime.fromisoformat(text), zone)
-    except ValueError:
-        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+        return value, value
+    return _instants(value, zone)
 
 
 # How far ahead of our clock Daktela's may run (clock skew and delivery).
@@ -78,7 +79,11 @@ def daktela_local_to_utc(value: Optional[datetime], zone: str,
         return None
     if value.tzinfo is not None:
         return value.astimezone(timezone.utc)
-    first, second = _instants(value, zone)
+    return _one_instant(*_instants(value, zone), received_at)
+
+
+def _one_instant(first: datetime, second: datetime, received_at: Optional[datetime]) -> datetime:
+    """Of a wall-clock time's instants, the one `daktela_local_to_utc` describes."""
     if second > first and received_at is not None and second <= received_at + CLOCK_SKEW:
         return second
     return first
@@ -113,13 +118,11 @@ class RecordSnapshot:
     def _edited(self, zone: str, received_at: Optional[datetime]) -> Optional[datetime]:
         """`edited` in UTC; the record read at `received_at`, else now (asked of the clock only
         for a time the end of daylight saving time makes ambiguous)."""
-        instants = _local_instants(self.edited, zone) if self.edited else None
-        if instants is None:  # not Daktela's own format
-            return daktela_local_to_utc(parse_daktela_time(self.edited), zone, received_at=received_at or utcnow())
+        instants = _text_instants(self.edited, zone) if isinstance(self.edited, str) else None
+        if instants is None:
+            return None
         first, second = instants
-        if second > first and second <= (received_at or utcnow()) + CLOCK_SKEW:
-            return second
-        return first
+        return _one_instant(first, second, received_at or utcnow()) if second > first else first
 
     def as_sender_data(self) -> dict[str, Any]:
         return {
