@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterable, NamedTuple, Optional, Union
 
 from sqlalchemy import bindparam, insert, select, text, update
@@ -98,14 +98,17 @@ _SNAPSHOT_UNLIKE_PG = (
     f"FROM {MESSAGES.name} WHERE id = v.id OFFSET 0) AS m "
     "WHERE m.last_edited IS DISTINCT FROM v.last_edited OR m.observation_key IS DISTINCT FROM v.observation_key")
 # SQLite: the page's keys as one JSON array of [id, last_edited, observation_key], walked first
-# (CROSS JOIN keeps that order), each message found by its rowid.
+# (CROSS JOIN keeps that order), each message found by its rowid; typed as `_SNAPSHOT`.
 _UNLIKE_SQLITE = text(
-    f"SELECT m.id FROM json_each(:keys) AS v CROSS JOIN {MESSAGES.name} AS m "
+    "SELECT m.id, m.state, m.is_final_state, m.last_edited, m.observation_key "
+    f"FROM json_each(:keys) AS v CROSS JOIN {MESSAGES.name} AS m "
     "ON m.id = json_extract(v.value, '$[0]') "
     "WHERE m.last_edited IS NOT json_extract(v.value, '$[1]') "
-    "OR m.observation_key IS NOT json_extract(v.value, '$[2]')")
+    "OR m.observation_key IS NOT json_extract(v.value, '$[2]')"
+).columns(*_SNAPSHOT.selected_columns)
 _STATES = {state.value: state for state in DialerMessageState}
 _TIMES = frozenset(name for name, column in MESSAGES.c.items() if isinstance(column.type, UTCDateTime))
+_UTC = UTCDateTime()  # how times are stored and read back, for the driver-level reads and writes
 
 
 def _same(value: Any) -> Any:
@@ -113,7 +116,8 @@ def _same(value: Any) -> Any:
 
 
 def _aware(value: Optional[datetime]) -> Optional[datetime]:
-    return value.replace(tzinfo=timezone.utc) if value is not None else None
+    """A time read through the driver, as `UTCDateTime` reads it back: aware UTC."""
+    return _UTC.process_result_value(value, None)
 
 
 def _state(value: Optional[str]) -> Optional[DialerMessageState]:
@@ -131,8 +135,7 @@ _TIMES_AT = tuple(index for index, name in enumerate(_READ) if name in _TIMES)
 def _message_row(values: list[Any]) -> MessageRow:
     values[_STATE_AT] = _state(values[_STATE_AT])
     for index in _TIMES_AT:
-        if values[index] is not None:
-            values[index] = values[index].replace(tzinfo=timezone.utc)
+        values[index] = _aware(values[index])
     return MessageRow(*values)
 
 
@@ -177,14 +180,13 @@ def snapshots_unlike(connection: Connection, keys: dict[int, OrderingKey]) -> di
 
 
 def _snapshots_unlike_sqlite(connection: Connection, keys: dict[int, OrderingKey]) -> dict[int, Snapshot]:
-    # The keys as one JSON parameter, their times as the column stores them; the few messages
-    # that differ are then read as `snapshots` reads them. A time stored in another text form
+    # The keys as one JSON parameter, their times as the column stores them; only the messages
+    # that differ come back (and through result processing). A time stored in another text form
     # only sends its record the whole way (the state machine finds nothing new), never skips one.
     stored_time = MESSAGES.c.last_edited.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
     page = json.dumps([[message_id, stored_time(edited) if edited is not None else None, digest]
                        for message_id, (edited, digest) in keys.items()])
-    differing = connection.execute(_UNLIKE_SQLITE, {"keys": page}).scalars().all()
-    return snapshots(connection, differing) if differing else {}
+    return {row.id: Snapshot(*row) for row in connection.execute(_UNLIKE_SQLITE, {"keys": page})}
 
 
 def snapshots(connection: Connection, ids: Iterable[int]) -> dict[int, Snapshot]:
@@ -252,7 +254,7 @@ def _write_pg(connection: Connection, rows: list[MessageRow], events: list[dict[
 # A value as the arrays above carry it: naive UTC times (as UTCDateTime stores them), JSON as
 # text, states as their names; one converter a column, chosen once.
 def _naive_utc(value: Optional[datetime]) -> Optional[datetime]:
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value is not None else None
+    return _UTC.process_bind_param(value, None)  # as UTCDateTime stores it (a naive time is refused)
 
 
 def _json_text(value: Any) -> Optional[str]:
