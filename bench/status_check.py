@@ -206,11 +206,8 @@ def _measure(root: Path, pending: int, scenario: str, database_url: str) -> dict
 
 def _median(runs: list[dict]) -> dict:
     """Each figure's median over the runs (the machine is noisy: one slow page moves a run)."""
-    if len(runs) == 1:
-        return runs[0]
-    return {key: (statistics.median(run[key] for run in runs) if isinstance(value, float) else value)
-            for key, value in runs[0].items() if value is not None} | {
-        key: None for key, value in runs[0].items() if value is None}
+    return {key: statistics.median(run[key] for run in runs) if isinstance(value, float) else value
+            for key, value in runs[0].items()}
 
 
 def _rate(value) -> str:
