@@ -219,3 +219,49 @@ def test_the_console_dashboard_shows_when_the_poller_last_ran_and_what_it_found(
     line = page[page.index('id="last-check"'):].split("</p>")[0]
     assert (f"{report.requests} requests to the provider, {report.records_seen} records seen, "
             "1 changes applied, 0 expired, 0 failed checks, 0 errors") in line
+
+
+def test_records_that_carry_nothing_new_never_wait_for_a_row_lock_and_changed_ones_do(app, simulator):
+    """The skip happens before any lock: while another transaction holds every message's row,
+    a page of unchanged records is read and skipped at once; a changed record waits for the rows."""
+    import threading
+
+    from sqlalchemy import select
+
+    from service.dialer.runtime import current_backend
+    from service.dialer.tracking.accounting import CheckReport
+    from service.dialer.tracking.apply import apply_records
+    from service.infrastructure.locks import lock_rows
+
+    sim = simulator.simulator
+    with app.app_context():
+        ids = publish(20)
+        check_dialer_status()
+        backend = current_backend()
+        names = [backend.record_name_for(message_id) for message_id in ids]
+
+        def apply_page(report):
+            with app.app_context():
+                apply_records(backend, backend.look_up_records(names).values(), "poll", report)
+
+        holder = db.engine.connect()
+        transaction = holder.begin()
+        try:
+            lock_rows(holder, select(DialerMessage.id).with_for_update())  # every row, or SQLite's writer lock
+            unchanged = CheckReport()
+            skipping = threading.Thread(target=apply_page, args=(unchanged,))
+            skipping.start()
+            skipping.join(timeout=30)
+            assert not skipping.is_alive() and unchanged.unchanged == 20 and unchanged.applied == 0
+            sim.play_call(names[0], action=5, statuses=["statuses_declined"])
+            changed = CheckReport()
+            applying = threading.Thread(target=apply_page, args=(changed,))
+            applying.start()
+            applying.join(timeout=1)
+            assert applying.is_alive(), "a changed record must wait for its row"
+        finally:
+            transaction.rollback()
+            holder.close()
+        applying.join(timeout=30)
+        assert not applying.is_alive() and changed.applied == 1 and changed.unchanged == 19
+        assert states(ids[:1])[0].state == S.DECLINED
